@@ -1,0 +1,40 @@
+-- gobearmon's install.sql for SQLite (used by `bearmon up`): ENUMs become TEXT with a CHECK,
+-- AUTO_INCREMENT becomes INTEGER PRIMARY KEY AUTOINCREMENT (ids are never reused).
+CREATE TABLE IF NOT EXISTS checks (
+	id INTEGER PRIMARY KEY AUTOINCREMENT,
+	name VARCHAR(64) NOT NULL,
+	type VARCHAR(16) NOT NULL,
+	data VARCHAR(1024) NOT NULL,
+	check_interval INT NOT NULL DEFAULT 60,
+	delay INT NOT NULL DEFAULT 1,
+	status TEXT DEFAULT 'online' CHECK (status IN ('online', 'offline')),
+	enabled TINYINT(1) NOT NULL DEFAULT 1
+);
+
+CREATE TABLE IF NOT EXISTS contacts (
+	id INTEGER PRIMARY KEY AUTOINCREMENT,
+	type VARCHAR(32) NOT NULL,
+	data VARCHAR(512) NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS alerts (
+	id INTEGER PRIMARY KEY AUTOINCREMENT,
+	check_id INT NOT NULL,
+	contact_id INT NOT NULL,
+	type TEXT DEFAULT 'both' CHECK (type IN ('online', 'offline', 'both')),
+	enabled TINYINT(1) NOT NULL DEFAULT 1
+);
+
+CREATE TABLE IF NOT EXISTS check_events (
+	id INTEGER PRIMARY KEY AUTOINCREMENT,
+	check_id INT NOT NULL,
+	type TEXT CHECK (type IN ('online', 'offline')),
+	time DATETIME DEFAULT CURRENT_TIMESTAMP
+);
+
+CREATE TABLE IF NOT EXISTS charges (
+	id INTEGER PRIMARY KEY AUTOINCREMENT,
+	check_id INT NOT NULL,
+	type VARCHAR(32) NOT NULL,
+	data VARCHAR(512) NOT NULL
+);

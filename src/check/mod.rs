@@ -1,0 +1,207 @@
+//! The five check kinds gobearmon users write in `checks.type`: `http`, `tcp`, `icmp`,
+//! `ssl_expire`, `dns`. One file per kind, each with its params struct (gobearmon's JSON keys
+//! and defaults), a `validate`, and an async `run`, registered in the closed enum
+//! [`CheckSpec`]: adding a kind is a compile error until every `match` has its arm.
+//!
+//! A target being down is an [`Outcome`] with [`Verdict::Offline`], never an `Err`. A check
+//! whose type or JSON is wrong never runs: parsing gives an [`InvalidCheck`] naming the
+//! check id, the field and the reason, so nobody is paged for a typo (gobearmon's bug 26).
+
+mod dns;
+mod http;
+mod icmp;
+mod params;
+mod probes;
+mod ssl_expire;
+mod tcp;
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+pub use dns::DnsParams;
+pub use http::HttpParams;
+pub use icmp::IcmpParams;
+pub use params::InvalidCheck;
+pub use probes::{ProbeConfig, Probes};
+pub use ssl_expire::SslExpireParams;
+pub use tcp::TcpParams;
+
+/// What a run concluded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// The target did what the check expects.
+    Online,
+    /// The target failed the check: a vote for "offline".
+    Offline,
+    /// The worker could not run the check at all (no raw socket, no capacity): not a vote.
+    Error,
+}
+
+/// The result of one execution.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Outcome {
+    pub verdict: Verdict,
+    /// Why it failed (gobearmon's texts); empty when online.
+    pub message: String,
+    /// Wall time of the run.
+    pub latency: Duration,
+}
+
+impl Outcome {
+    pub fn online(latency: Duration) -> Self {
+        Outcome { verdict: Verdict::Online, message: String::new(), latency }
+    }
+    pub fn offline(message: impl Into<String>, latency: Duration) -> Self {
+        Outcome { verdict: Verdict::Offline, message: message.into(), latency }
+    }
+    pub fn error(message: impl Into<String>, latency: Duration) -> Self {
+        Outcome { verdict: Verdict::Error, message: message.into(), latency }
+    }
+}
+
+/// A kind's own result before timing is attached: `Ok` online, `Err(Failure)` otherwise.
+pub(crate) type KindResult = Result<(), Failure>;
+
+/// Why a kind's run did not pass.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// The target failed: offline.
+    Target(String),
+    /// The worker could not run the check: not a vote.
+    Local(String),
+}
+
+/// A parsed, validated check definition.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CheckSpec {
+    Http(HttpParams),
+    Tcp(TcpParams),
+    Icmp(IcmpParams),
+    SslExpire(SslExpireParams),
+    Dns(DnsParams),
+}
+
+/// The names accepted in `checks.type`.
+pub const KINDS: [&str; 5] = ["http", "tcp", "icmp", "ssl_expire", "dns"];
+
+impl CheckSpec {
+    /// Parses `checks.type` and `checks.data` as gobearmon does (unknown JSON keys are
+    /// allowed, and returned as warnings so typos are visible), then validates.
+    ///
+    /// # Errors
+    /// [`InvalidCheck`] naming the check id, the field and the reason.
+    pub fn parse(check_id: i64, kind: &str, data: &str) -> Result<Parsed, InvalidCheck> {
+        let (spec, unknown) = match kind {
+            "http" => params::decode(check_id, data, http::KEYS).map(|(p, u)| (Self::Http(p), u)),
+            "tcp" => params::decode(check_id, data, tcp::KEYS).map(|(p, u)| (Self::Tcp(p), u)),
+            "icmp" => params::decode(check_id, data, icmp::KEYS).map(|(p, u)| (Self::Icmp(p), u)),
+            "ssl_expire" => {
+                params::decode(check_id, data, ssl_expire::KEYS).map(|(p, u)| (Self::SslExpire(p), u))
+            }
+            "dns" => params::decode(check_id, data, dns::KEYS).map(|(p, u)| (Self::Dns(p), u)),
+            other => Err(InvalidCheck::new(
+                check_id,
+                "type",
+                format!("unknown check type {other:?}; expected one of {}", KINDS.join(", ")),
+            )),
+        }?;
+        let validated = match &spec {
+            Self::Http(p) => p.validate(),
+            Self::Tcp(p) => p.validate(),
+            Self::Icmp(p) => p.validate(),
+            Self::SslExpire(p) => p.validate(),
+            Self::Dns(p) => p.validate(),
+        };
+        validated.map_err(|(field, reason)| InvalidCheck::new(check_id, field, reason))?;
+        let warnings = unknown
+            .into_iter()
+            .map(|k| format!("check {check_id}: unknown key {k:?} in data is ignored"))
+            .collect();
+        Ok(Parsed { spec, warnings })
+    }
+
+    /// The kind's name as written in `checks.type`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Http(_) => "http",
+            Self::Tcp(_) => "tcp",
+            Self::Icmp(_) => "icmp",
+            Self::SslExpire(_) => "ssl_expire",
+            Self::Dns(_) => "dns",
+        }
+    }
+
+    /// The hard deadline of one run.
+    pub fn timeout(&self) -> Duration {
+        match self {
+            Self::Http(p) => params::clamp_timeout(p.timeout),
+            Self::Tcp(p) => params::clamp_timeout(p.timeout),
+            Self::Icmp(p) => params::clamp_timeout(p.timeout),
+            Self::SslExpire(p) => params::clamp_timeout(p.timeout),
+            Self::Dns(p) => params::clamp_timeout(p.timeout),
+        }
+    }
+
+    /// Runs the check once. Never panics and never takes longer than [`Self::timeout`] plus a
+    /// few milliseconds: whatever the kind is doing when the deadline passes is dropped,
+    /// which closes its sockets.
+    pub async fn run(&self, probes: &Probes) -> Outcome {
+        let started = Instant::now();
+        let limit = self.timeout();
+        let deadline = tokio::time::Instant::now() + limit;
+        let fut = async {
+            match self {
+                Self::Http(p) => p.run(probes, deadline).await,
+                Self::Tcp(p) => p.run(deadline).await,
+                Self::Icmp(p) => p.run(probes, deadline).await,
+                Self::SslExpire(p) => p.run(deadline).await,
+                Self::Dns(p) => p.run(probes, deadline).await,
+            }
+        };
+        let result = tokio::time::timeout_at(deadline, fut).await;
+        let latency = started.elapsed();
+        match result {
+            Ok(Ok(())) => Outcome::online(latency),
+            Ok(Err(Failure::Target(m))) => Outcome::offline(m, latency),
+            Ok(Err(Failure::Local(m))) => Outcome::error(m, latency),
+            Err(_) => Outcome::offline(
+                format!("{} check timed out after {} s", self.kind(), limit.as_secs()),
+                latency,
+            ),
+        }
+    }
+}
+
+/// A parsed check plus the warnings its JSON raised (unknown keys).
+#[derive(Debug, Clone)]
+pub struct Parsed {
+    pub spec: CheckSpec,
+    pub warnings: Vec<String>,
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Verdict::Online => "online",
+            Verdict::Offline => "offline",
+            Verdict::Error => "error",
+        })
+    }
+}
+
+/// Flattens an error and its sources into one line, so a message says *why* (for example
+/// "connection refused") and not only "error sending request".
+pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        let s = e.to_string();
+        if !out.contains(&s) {
+            out.push_str(": ");
+            out.push_str(&s);
+        }
+        cur = e.source();
+    }
+    out
+}

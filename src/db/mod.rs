@@ -1,0 +1,187 @@
+//! One database handle over the three backends gobearmon users may run: MySQL/MariaDB,
+//! PostgreSQL and SQLite. The URL scheme picks the backend.
+//!
+//! Queries go through sqlx's `Any` driver so that one code path serves all three. Two
+//! differences are handled here rather than at every call site: PostgreSQL numbers its
+//! placeholders (`$1`), and the `Any` driver cannot decode MySQL's `TINYINT` or any
+//! timestamp type, so callers cast such columns in SQL (see [`Db::int`]).
+
+mod migrate;
+
+pub use migrate::{MigrateError, MigrationReport, migrate};
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, AssertSqlSafe};
+
+/// Which SQL dialect a URL points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    MySql,
+    Postgres,
+    Sqlite,
+}
+
+impl Backend {
+    /// Picks the backend from a database URL's scheme.
+    ///
+    /// # Errors
+    /// [`DbError::UnknownScheme`] when the scheme is none of `mysql`, `mariadb`, `postgres`,
+    /// `postgresql`, `sqlite`.
+    pub fn from_url(url: &str) -> Result<Self, DbError> {
+        let scheme = url.split_once(':').map(|(s, _)| s).unwrap_or("");
+        match scheme {
+            "mysql" | "mariadb" => Ok(Backend::MySql),
+            "postgres" | "postgresql" => Ok(Backend::Postgres),
+            "sqlite" => Ok(Backend::Sqlite),
+            _ => Err(DbError::UnknownScheme(redact_url(url))),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::MySql => "mysql",
+            Backend::Postgres => "postgres",
+            Backend::Sqlite => "sqlite",
+        }
+    }
+}
+
+/// Errors of the database layer.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database URL {0:?} has an unknown scheme: use mysql://, postgres:// or sqlite://")]
+    UnknownScheme(String),
+    #[error("cannot connect to {url}: {source}")]
+    Connect { url: String, source: sqlx::Error },
+    #[error("query failed: {0}")]
+    Query(#[from] sqlx::Error),
+}
+
+/// A pool plus the backend it talks to.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// How long one attempt to get a connection may take before the caller hears an error.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Db {
+    /// Opens a pool. A `mariadb://` URL is accepted as an alias of `mysql://`; a SQLite file
+    /// is created when missing.
+    ///
+    /// # Errors
+    /// [`DbError::Connect`] when the server cannot be reached or refuses the login.
+    pub async fn connect(url: &str) -> Result<Self, DbError> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(url)?;
+        let url_fixed = match backend {
+            Backend::MySql if url.starts_with("mariadb:") => format!("mysql:{}", &url[8..]),
+            Backend::Sqlite if !url.contains("mode=") && !url.contains(":memory:") => {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{sep}mode=rwc")
+            }
+            _ => url.to_string(),
+        };
+        let connect_err = |source| DbError::Connect { url: redact_url(url), source };
+        let options = AnyConnectOptions::from_str(&url_fixed).map_err(connect_err)?;
+        let max = if backend == Backend::Sqlite { 4 } else { 8 };
+        let pool = AnyPoolOptions::new()
+            .max_connections(max)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // Several tasks share one file: wait for a writer instead of failing.
+                        sqlx::query("PRAGMA busy_timeout = 5000").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(connect_err)?;
+        Ok(Db { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Rewrites `?` placeholders into the backend's form (`$1`, `$2`, ... on PostgreSQL).
+    /// Queries in this crate are written with `?` and contain no `?` inside literals.
+    pub fn sql(&self, query: &str) -> AssertSqlSafe<String> {
+        if self.backend != Backend::Postgres {
+            return AssertSqlSafe(query.to_string());
+        }
+        let mut out = String::with_capacity(query.len() + 8);
+        let mut n = 0;
+        for c in query.chars() {
+            if c == '?' {
+                n += 1;
+                out.push('$');
+                out.push_str(&n.to_string());
+            } else {
+                out.push(c);
+            }
+        }
+        AssertSqlSafe(out)
+    }
+
+    /// An SQL expression that reads an integer-like column (`TINYINT(1)` flags included) as a
+    /// 64-bit integer the `Any` driver can decode.
+    pub fn int(&self, column: &str) -> String {
+        match self.backend {
+            Backend::MySql => format!("CAST({column} AS SIGNED)"),
+            Backend::Postgres => format!("CAST({column} AS BIGINT)"),
+            Backend::Sqlite => format!("CAST({column} AS INTEGER)"),
+        }
+    }
+
+    /// `n` comma-separated placeholders, for `IN (...)` lists.
+    pub fn placeholders(n: usize) -> String {
+        vec!["?"; n].join(", ")
+    }
+}
+
+/// Hides the password of a database URL so that it can be logged.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_from_scheme() {
+        assert_eq!(Backend::from_url("mysql://u@h/db").unwrap(), Backend::MySql);
+        assert_eq!(Backend::from_url("mariadb://u@h/db").unwrap(), Backend::MySql);
+        assert_eq!(Backend::from_url("postgres://u@h/db").unwrap(), Backend::Postgres);
+        assert_eq!(Backend::from_url("sqlite://x.db").unwrap(), Backend::Sqlite);
+        let err = Backend::from_url("oracle://u:pw@h/db").unwrap_err().to_string();
+        assert!(err.contains("unknown scheme"), "{err}");
+        assert!(!err.contains("pw@"), "password leaked: {err}");
+    }
+
+    #[test]
+    fn redacts_password() {
+        assert_eq!(redact_url("postgres://bob:hunter2@db/x"), "postgres://bob:***@db/x");
+        assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
+    }
+}

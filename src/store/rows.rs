@@ -1,0 +1,254 @@
+//! Reading rows of `checks`, `alerts` and `contacts`, whole tables or by id.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::StoreError;
+use super::model::{AlertLink, AlertWhen, CheckDef, Contact, RowProblem, Snapshot};
+use crate::check::{CheckSpec, InvalidCheck};
+use crate::db::Db;
+use crate::decide::Status;
+
+/// Ids per `IN (...)` list, well under every backend's parameter limit.
+const CHUNK: usize = 500;
+
+/// Contact kinds gobearmon knew, plus bearmon's JSON `webhook`.
+pub const CONTACT_KINDS: [&str; 5] = ["email", "sms", "voice", "http", "webhook"];
+
+/// Row access over one database.
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: Db,
+}
+
+fn read_err(table: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
+    move |source| StoreError::Read { table, source }
+}
+
+impl Store {
+    pub fn new(db: Db) -> Self {
+        Store { db }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Loads every enabled check with its enabled alerts, and every contact.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the database cannot be read; bad rows are problems, not errors.
+    pub async fn load_all(&self) -> Result<Snapshot, StoreError> {
+        let contacts = self.contacts(None).await?;
+        let alerts = self.alerts(None).await?;
+        let checks = self.checks(None, alerts, &contacts).await?;
+        Ok(Snapshot { checks, contacts })
+    }
+
+    /// Loads the enabled checks among `ids` (with their alerts); a missing id means the check
+    /// was deleted or disabled.
+    pub async fn checks_by_id(
+        &self,
+        ids: &[i64],
+        contacts: &BTreeMap<i64, Arc<Contact>>,
+    ) -> Result<BTreeMap<i64, Arc<CheckDef>>, StoreError> {
+        let mut out = BTreeMap::new();
+        for chunk in ids.chunks(CHUNK) {
+            let alerts = self.alerts(Some(chunk)).await?;
+            out.extend(self.checks(Some(chunk), alerts, contacts).await?);
+        }
+        Ok(out)
+    }
+
+    /// Loads the contacts among `ids`.
+    pub async fn contacts_by_id(&self, ids: &[i64]) -> Result<BTreeMap<i64, Arc<Contact>>, StoreError> {
+        let mut out = BTreeMap::new();
+        for chunk in ids.chunks(CHUNK) {
+            out.extend(self.contacts(Some(chunk)).await?);
+        }
+        Ok(out)
+    }
+
+    async fn fetch(
+        &self,
+        table: &'static str,
+        sql: String,
+        ids: Option<&[i64]>,
+    ) -> Result<Vec<AnyRow>, StoreError> {
+        let sql = self.db.sql(&sql);
+        let mut q = sqlx::query(sql);
+        for id in ids.unwrap_or_default() {
+            q = q.bind(*id);
+        }
+        q.fetch_all(self.db.pool()).await.map_err(read_err(table))
+    }
+
+    fn id_filter(column: &str, ids: Option<&[i64]>) -> String {
+        match ids {
+            Some(ids) => format!(" AND {column} IN ({})", Db::placeholders(ids.len())),
+            None => String::new(),
+        }
+    }
+
+    async fn contacts(&self, ids: Option<&[i64]>) -> Result<BTreeMap<i64, Arc<Contact>>, StoreError> {
+        let filter = Self::id_filter("id", ids);
+        let sql = format!("SELECT {}, type, data FROM contacts WHERE 1 = 1{filter}", self.db.int("id"));
+        let mut out = BTreeMap::new();
+        for row in self.fetch("contacts", sql, ids).await? {
+            let id: i64 = row.try_get(0).map_err(read_err("contacts"))?;
+            let kind: String = row.try_get(1).unwrap_or_default();
+            let data: String = row.try_get(2).unwrap_or_default();
+            let mut problems = Vec::new();
+            if !CONTACT_KINDS.contains(&kind.as_str()) {
+                problems.push(RowProblem {
+                    table: "contacts",
+                    id,
+                    field: "type".into(),
+                    reason: format!(
+                        "unknown contact type {kind:?}; expected one of {}",
+                        CONTACT_KINDS.join(", ")
+                    ),
+                });
+            }
+            log_problems(&problems);
+            out.insert(id, Arc::new(Contact { id, kind, data, problems }));
+        }
+        Ok(out)
+    }
+
+    /// Enabled alerts grouped by check id, with the problems of their rows.
+    async fn alerts(&self, check_ids: Option<&[i64]>) -> Result<BTreeMap<i64, Vec<AlertRow>>, StoreError> {
+        let filter = Self::id_filter("check_id", check_ids);
+        let sql = format!(
+            "SELECT {}, {}, {}, type FROM alerts WHERE enabled = 1{filter} ORDER BY id",
+            self.db.int("id"),
+            self.db.int("check_id"),
+            self.db.int("contact_id"),
+        );
+        let mut out: BTreeMap<i64, Vec<AlertRow>> = BTreeMap::new();
+        for row in self.fetch("alerts", sql, check_ids).await? {
+            let alert_id: i64 = row.try_get(0).map_err(read_err("alerts"))?;
+            let check_id: i64 = row.try_get(1).map_err(read_err("alerts"))?;
+            let contact_id: i64 = row.try_get(2).map_err(read_err("alerts"))?;
+            let kind: Option<String> = row.try_get(3).unwrap_or(None);
+            let when = kind.as_deref().and_then(AlertWhen::parse).ok_or_else(|| RowProblem {
+                table: "alerts",
+                id: alert_id,
+                field: "type".into(),
+                reason: format!("{kind:?} is not online, offline or both; this alert is skipped"),
+            });
+            out.entry(check_id).or_default().push(AlertRow { alert_id, contact_id, when });
+        }
+        Ok(out)
+    }
+
+    async fn checks(
+        &self,
+        ids: Option<&[i64]>,
+        mut alerts: BTreeMap<i64, Vec<AlertRow>>,
+        contacts: &BTreeMap<i64, Arc<Contact>>,
+    ) -> Result<BTreeMap<i64, Arc<CheckDef>>, StoreError> {
+        let filter = Self::id_filter("id", ids);
+        let sql = format!(
+            "SELECT {}, name, type, data, {}, {}, status FROM checks WHERE enabled = 1{filter}",
+            self.db.int("id"),
+            self.db.int("check_interval"),
+            self.db.int("delay"),
+        );
+        let mut out = BTreeMap::new();
+        for row in self.fetch("checks", sql, ids).await? {
+            let id: i64 = row.try_get(0).map_err(read_err("checks"))?;
+            let def = parse_check(&row, id, alerts.remove(&id).unwrap_or_default(), contacts);
+            log_problems(&def.problems);
+            out.insert(id, Arc::new(def));
+        }
+        Ok(out)
+    }
+}
+
+struct AlertRow {
+    alert_id: i64,
+    contact_id: i64,
+    when: Result<AlertWhen, RowProblem>,
+}
+
+fn parse_check(
+    row: &AnyRow,
+    id: i64,
+    alerts: Vec<AlertRow>,
+    contacts: &BTreeMap<i64, Arc<Contact>>,
+) -> CheckDef {
+    let mut problems = Vec::new();
+    let mut problem = |field: &str, reason: String| {
+        problems.push(RowProblem { table: "checks", id, field: field.into(), reason });
+    };
+    let name: String = row.try_get(1).unwrap_or_default();
+    let kind: String = row.try_get(2).unwrap_or_default();
+    let data: String = row.try_get(3).unwrap_or_default();
+    let interval: i64 = row.try_get(4).unwrap_or(60);
+    let delay: i64 = row.try_get(5).unwrap_or(1);
+    let status: Option<String> = row.try_get(6).unwrap_or(None);
+    let status = match status.as_deref() {
+        Some("online") => Status::Online,
+        Some("offline") => Status::Offline,
+        other => {
+            problem("status", format!("{other:?} is not online or offline; taken as online"));
+            Status::Online
+        }
+    };
+    let mut spec = CheckSpec::parse(id, &kind, &data).map(|parsed| {
+        for w in parsed.warnings {
+            tracing::warn!(check_id = id, "{w}");
+        }
+        parsed.spec
+    });
+    if interval <= 0 {
+        spec = Err(InvalidCheck::new(
+            id,
+            "check_interval",
+            format!("{interval} is not a positive number of seconds"),
+        ));
+    } else if delay < 0 {
+        spec = Err(InvalidCheck::new(id, "delay", format!("{delay} is negative")));
+    }
+    if let Err(e) = &spec {
+        problems.push(RowProblem::from(e));
+    }
+    let mut links = Vec::new();
+    for a in alerts {
+        match a.when {
+            Ok(when) if contacts.contains_key(&a.contact_id) => {
+                links.push(AlertLink { alert_id: a.alert_id, contact_id: a.contact_id, when });
+            }
+            Ok(_) => problems.push(RowProblem {
+                table: "alerts",
+                id: a.alert_id,
+                field: "contact_id".into(),
+                reason: format!("contact {} does not exist; this alert is skipped", a.contact_id),
+            }),
+            Err(p) => problems.push(p),
+        }
+    }
+    CheckDef {
+        id,
+        name,
+        kind,
+        data,
+        interval: Duration::from_secs(interval.max(1) as u64),
+        delay: delay.clamp(0, i64::from(u32::MAX)) as u32,
+        status,
+        spec,
+        alerts: links,
+        problems,
+    }
+}
+
+fn log_problems(problems: &[RowProblem]) {
+    for p in problems {
+        tracing::warn!(table = p.table, id = p.id, field = %p.field, "bad row: {p}");
+    }
+}

@@ -1,0 +1,103 @@
+//! The store on real databases: bad rows are reported with id and field and skipped, and
+//! a user's insert, update, disable and delete are noticed within seconds.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use bearmon::db::Backend;
+use bearmon::store::{Delta, Store, Watcher};
+use common::{exec, fresh_db};
+
+async fn bad_rows_are_reported_and_the_rest_load(backend: Backend) {
+    let Some((db, _)) = fresh_db(backend).await else { return };
+    for sql in [
+        r#"INSERT INTO checks (name, type, data) VALUES ('good', 'tcp', '{"address":"127.0.0.1:1"}')"#,
+        r#"INSERT INTO checks (name, type, data) VALUES ('bad type', 'gopher', '{}')"#,
+        r#"INSERT INTO checks (name, type, data) VALUES ('bad json', 'http', '{"url": "http://x"')"#,
+        r#"INSERT INTO checks (name, type, data) VALUES ('bad field', 'http', '{"url":"http://x","timeout":"fast"}')"#,
+        r#"INSERT INTO checks (name, type, data, status) VALUES ('null status', 'tcp', '{"address":"127.0.0.1:2"}', NULL)"#,
+        "INSERT INTO contacts (type, data) VALUES ('pigeon', 'coo')",
+        "INSERT INTO alerts (check_id, contact_id, type) VALUES (1, 1, NULL)",
+        "INSERT INTO alerts (check_id, contact_id, type) VALUES (1, 99, 'both')",
+    ] {
+        exec(&db, sql).await;
+    }
+    let snap = Store::new(db).load_all().await.unwrap();
+    assert_eq!(snap.checks.len(), 5, "every row loads, the bad ones as invalid");
+    assert!(snap.checks[&1].is_valid());
+    assert!(snap.checks[&5].is_valid(), "a NULL status is reported but the check runs");
+    for id in [2, 3, 4] {
+        assert!(!snap.checks[&id].is_valid(), "check {id} must be invalid, never offline");
+    }
+    let problems: Vec<String> = snap.problems().iter().map(ToString::to_string).collect();
+    let expect = [
+        "checks row 2: field type: unknown check type \"gopher\"",
+        "checks row 3: field data: malformed JSON",
+        "checks row 4: field timeout: invalid type: string \"fast\"",
+        "checks row 5: field status: None is not online or offline",
+        "contacts row 1: field type: unknown contact type \"pigeon\"",
+        "alerts row 1: field type: None is not online, offline or both",
+        "alerts row 2: field contact_id: contact 99 does not exist",
+    ];
+    for e in expect {
+        assert!(problems.iter().any(|p| p.starts_with(e)), "{backend:?}: missing {e:?} in {problems:#?}");
+    }
+    assert_eq!(problems.len(), expect.len(), "{problems:#?}");
+}
+on_every_backend!(bad_rows_are_reported_and_the_rest_load);
+
+/// Polls until `want` matches one delta or 5 s pass.
+async fn wait_for(w: &mut Watcher, what: &str, want: impl Fn(&Delta) -> bool) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(5) {
+        if w.poll().await.unwrap().iter().any(&want) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("no delta for {what} within 5 s");
+}
+
+async fn user_changes_are_noticed(backend: Backend) {
+    let Some((db, _)) = fresh_db(backend).await else { return };
+    exec(&db, r#"INSERT INTO checks (name, type, data) VALUES ('a', 'tcp', '{"address":"127.0.0.1:1"}')"#)
+        .await;
+    let mut w = Watcher::start(Store::new(db.clone())).await.unwrap();
+    assert_eq!(w.snapshot().checks.len(), 1);
+    assert!(w.poll().await.unwrap().is_empty(), "nothing changed, nothing reported");
+
+    exec(&db, r#"INSERT INTO checks (name, type, data) VALUES ('b', 'tcp', '{"address":"127.0.0.1:2"}')"#)
+        .await;
+    wait_for(&mut w, "insert", |d| matches!(d, Delta::Upserted(c) if c.id == 2 && c.name == "b")).await;
+
+    exec(&db, r#"UPDATE checks SET data = '{"address":"127.0.0.1:3"}', check_interval = 30 WHERE id = 2"#)
+        .await;
+    wait_for(
+        &mut w,
+        "update",
+        |d| matches!(d, Delta::Upserted(c) if c.id == 2 && c.interval.as_secs() == 30),
+    )
+    .await;
+
+    exec(&db, "UPDATE checks SET enabled = 0 WHERE id = 2").await;
+    wait_for(&mut w, "disable", |d| *d == Delta::Removed(2)).await;
+    assert!(!w.snapshot().checks.contains_key(&2));
+
+    exec(&db, "UPDATE checks SET enabled = 1 WHERE id = 2").await;
+    wait_for(&mut w, "enable", |d| matches!(d, Delta::Upserted(c) if c.id == 2)).await;
+
+    exec(&db, "INSERT INTO contacts (type, data) VALUES ('email', 'ops@example.com')").await;
+    wait_for(&mut w, "contact", |d| *d == Delta::Contact(1)).await;
+    exec(&db, "INSERT INTO alerts (check_id, contact_id, type) VALUES (1, 1, 'offline')").await;
+    wait_for(&mut w, "alert", |d| matches!(d, Delta::Upserted(c) if c.id == 1 && c.alerts.len() == 1)).await;
+
+    exec(&db, "DELETE FROM checks WHERE id = 1").await;
+    wait_for(&mut w, "delete", |d| *d == Delta::Removed(1)).await;
+    assert_eq!(w.snapshot().checks.keys().copied().collect::<Vec<_>>(), vec![2]);
+    assert!(w.poll().await.unwrap().is_empty());
+
+    // The full resync finds the same state.
+    assert!(w.resync().await.unwrap().is_empty());
+}
+on_every_backend!(user_changes_are_noticed);
