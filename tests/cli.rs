@@ -35,7 +35,11 @@ fn migrate_is_idempotent_and_says_what_it_applied() {
     assert!(stdout(&first).contains("2 applied, 0 already in place"), "{}", stdout(&first));
     let second = bearmon(&["migrate", "--database", &url]);
     assert!(second.status.success());
-    assert!(stdout(&second).contains("schema up to date (2 migrations already applied)"), "{}", stdout(&second));
+    assert!(
+        stdout(&second).contains("schema up to date (2 migrations already applied)"),
+        "{}",
+        stdout(&second)
+    );
 }
 
 #[test]
@@ -49,7 +53,11 @@ fn a_bad_url_is_a_clear_error() {
 #[tokio::test]
 async fn checks_reports_bad_rows_on_postgres() {
     let Some((db, url)) = common::fresh_db(Backend::Postgres).await else { return };
-    common::exec(&db, r#"INSERT INTO checks (name, type, data) VALUES ('ok', 'tcp', '{"address":"127.0.0.1:1"}')"#).await;
+    common::exec(
+        &db,
+        r#"INSERT INTO checks (name, type, data) VALUES ('ok', 'tcp', '{"address":"127.0.0.1:1"}')"#,
+    )
+    .await;
     let out = bearmon(&["checks", "--database", &url]);
     assert!(out.status.success(), "{}", stdout(&out));
     common::exec(&db, "INSERT INTO checks (name, type, data) VALUES ('typo', 'htp', '{}')").await;
