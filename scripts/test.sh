@@ -16,4 +16,9 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --all-targets --quiet -- -D warnings
 echo "== cargo test"
-cargo test --no-fail-fast -- "$@"
+log="$BM_TMP/cargo-test.log"
+status=0
+cargo test --no-fail-fast -- "$@" 2>&1 | tee "$log" || status=$?
+# One plain closing line over every test binary.
+awk '/^test result:/ { p += $4; f += $6 } END { printf "total: %d passed, %d failed\n", p, f }' "$log"
+exit "$status"
