@@ -147,3 +147,27 @@ async fn invalid_targets_never_run() {
     let err = bearmon::check::CheckSpec::parse(9, "icmp", r#"{"target":"1.2.3.4; rm -rf /"}"#).unwrap_err();
     assert_eq!(err.to_string(), "check 9: field target: ping target contains invalid characters");
 }
+
+/// Without root, cap_net_raw or ping_group_range, the run is an *error* (not a vote for
+/// offline) whose message says how to fix it. Runs the real binary as `nobody`.
+#[test]
+fn no_raw_socket_is_a_clear_error_not_offline() {
+    if !privileged() {
+        return;
+    }
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ping_group_range").unwrap_or_default();
+    if range.split_whitespace().collect::<Vec<_>>() != ["1", "0"] {
+        eprintln!("skipped: unprivileged ping is allowed here ({range:?})");
+        return;
+    }
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all"])
+        .arg(env!("CARGO_BIN_EXE_bearmon"))
+        .args(["probe", "--type", "icmp", "--data", r#"{"target":"127.0.0.1","timeout":3}"#])
+        .output()
+        .expect("run setpriv");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.starts_with("error in "), "an error, not offline: {text}");
+    assert!(text.contains("cannot open an ICMP socket") && text.contains("cap_net_raw"), "{text}");
+}

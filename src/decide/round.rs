@@ -128,6 +128,8 @@ impl Decider {
             failed: BTreeSet::new(),
         });
         open.asked.insert(r.worker.to_string());
+        // A worker that erred and then managed to run the check does vote.
+        open.failed.remove(r.worker);
         open.votes.insert(r.worker.to_string());
         self.evaluate(r.at, live, confirmations, delay)
     }
@@ -158,7 +160,8 @@ impl Decider {
     fn on_error(&mut self, r: &Report<'_>, live: &[&str], confirmations: usize, delay: u32) -> Vec<Action> {
         // An error outside a round changes nothing: the next interval runs the check again.
         let Some(open) = &mut self.open else { return Vec::new() };
-        if r.round != open.round {
+        if r.round != open.round || open.votes.contains(r.worker) {
+            // A vote already given stands; a late error from the same worker changes nothing.
             return Vec::new();
         }
         open.asked.insert(r.worker.to_string());
@@ -187,7 +190,7 @@ impl Decider {
             }
             return vec![Action::Counted { round, streak: self.streak }];
         }
-        let pending = open.asked.len() - open.votes.len() - open.failed.len();
+        let pending = open.asked.len().saturating_sub(open.votes.len() + open.failed.len());
         let missing = q - open.votes.len();
         if pending >= missing {
             return Vec::new();

@@ -242,3 +242,20 @@ fn a_dead_confirmer_is_replaced() {
     let acts = d.on_live_change(&["a"], 62, 2, 0);
     assert_eq!(acts, vec![Action::Flip { to: Offline, round: 1, at: 62 }]);
 }
+
+#[test]
+fn a_vote_and_an_error_from_one_worker_is_still_one_vote() {
+    let live = ["a", "b", "c"];
+    let mut d = Decider::new(2, Online);
+    let rep = |w, verdict| Report { worker: w, round: 1, verdict, at: 60 };
+    d.on_report(&rep("a", F), &live, 2, 0);
+    assert!(d.on_report(&rep("a", E), &live, 2, 0).is_empty(), "a's vote stands");
+    // An error then a vote from the same worker: the vote counts.
+    let mut d = Decider::new(2, Online);
+    d.on_report(&rep("a", F), &live, 3, 0);
+    d.on_report(&rep("b", E), &live, 3, 0);
+    let acts = d.on_report(&rep("b", F), &live, 3, 0);
+    assert!(acts.iter().all(|a| !matches!(a, Action::Flip { .. })), "two votes of three: {acts:?}");
+    let acts = d.on_report(&rep("c", F), &live, 3, 0);
+    assert_eq!(acts, vec![Action::Flip { to: Offline, round: 1, at: 60 }]);
+}
