@@ -190,6 +190,13 @@ impl Decider {
             }
             return vec![Action::Counted { round, streak: self.streak }];
         }
+        // Votes and failures are disjoint subsets of the asked workers (kept so where they are
+        // written); the subtraction saturates only so a broken invariant cannot panic a
+        // release controller.
+        debug_assert!(
+            open.votes.is_disjoint(&open.failed)
+                && open.votes.union(&open.failed).all(|w| open.asked.contains(w))
+        );
         let pending = open.asked.len().saturating_sub(open.votes.len() + open.failed.len());
         let missing = q - open.votes.len();
         if pending >= missing {
