@@ -17,10 +17,16 @@
 
 pub mod check;
 pub mod cli;
+pub mod config;
+pub mod controller;
 pub mod db;
 pub mod decide;
+pub mod metrics;
+pub mod node;
 pub mod store;
 pub mod telemetry;
+pub mod viewserver;
+pub mod worker;
 
 /// Installs rustls's ring provider as the process default. Every TLS client (reqwest, the
 /// `ssl_expire` check, sqlx) needs one; calling this twice is harmless.

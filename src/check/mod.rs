@@ -14,6 +14,7 @@ mod params;
 mod probes;
 mod ssl_expire;
 mod tcp;
+mod worker;
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -25,6 +26,7 @@ pub use params::InvalidCheck;
 pub use probes::{ProbeConfig, Probes};
 pub use ssl_expire::SslExpireParams;
 pub use tcp::TcpParams;
+pub use worker::WorkerParams;
 
 /// What a run concluded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -80,10 +82,12 @@ pub enum CheckSpec {
     Icmp(IcmpParams),
     SslExpire(SslExpireParams),
     Dns(DnsParams),
+    /// A cluster worker's liveness, evaluated by the controller.
+    Worker(WorkerParams),
 }
 
 /// The names accepted in `checks.type`.
-pub const KINDS: [&str; 5] = ["http", "tcp", "icmp", "ssl_expire", "dns"];
+pub const KINDS: [&str; 6] = ["http", "tcp", "icmp", "ssl_expire", "dns", "worker"];
 
 impl CheckSpec {
     /// Parses `checks.type` and `checks.data` as gobearmon does (unknown JSON keys are
@@ -100,6 +104,7 @@ impl CheckSpec {
                 params::decode(check_id, data, ssl_expire::KEYS).map(|(p, u)| (Self::SslExpire(p), u))
             }
             "dns" => params::decode(check_id, data, dns::KEYS).map(|(p, u)| (Self::Dns(p), u)),
+            "worker" => params::decode(check_id, data, worker::KEYS).map(|(p, u)| (Self::Worker(p), u)),
             other => Err(InvalidCheck::new(
                 check_id,
                 "type",
@@ -112,6 +117,7 @@ impl CheckSpec {
             Self::Icmp(p) => p.validate(),
             Self::SslExpire(p) => p.validate(),
             Self::Dns(p) => p.validate(),
+            Self::Worker(p) => p.validate(),
         };
         validated.map_err(|(field, reason)| InvalidCheck::new(check_id, field, reason))?;
         let warnings = unknown
@@ -129,6 +135,7 @@ impl CheckSpec {
             Self::Icmp(_) => "icmp",
             Self::SslExpire(_) => "ssl_expire",
             Self::Dns(_) => "dns",
+            Self::Worker(_) => "worker",
         }
     }
 
@@ -140,6 +147,7 @@ impl CheckSpec {
             Self::Icmp(p) => params::clamp_timeout(p.timeout),
             Self::SslExpire(p) => params::clamp_timeout(p.timeout),
             Self::Dns(p) => params::clamp_timeout(p.timeout),
+            Self::Worker(_) => params::clamp_timeout(0),
         }
     }
 
@@ -157,6 +165,7 @@ impl CheckSpec {
                 Self::Icmp(p) => p.run(probes, deadline).await,
                 Self::SslExpire(p) => p.run(deadline).await,
                 Self::Dns(p) => p.run(probes, deadline).await,
+                Self::Worker(p) => p.run().await,
             }
         };
         let result = tokio::time::timeout_at(deadline, fut).await;

@@ -1,10 +1,16 @@
 //! The command line. Each subcommand is a small function; `main` only parses and calls
 //! [`run`].
 
+mod certs;
+
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{self, ViewserverConfig, ViewserverFile, WorkerConfig, WorkerFile, WorkerFlags};
 
 use crate::check::{CheckSpec, ProbeConfig, Probes, Verdict};
 use crate::db::{self, Db};
@@ -48,6 +54,83 @@ pub enum Command {
         #[arg(long, env = "BEARMON_DATABASE")]
         database: String,
     },
+    /// Run the viewserver: tracks live workers, elects the controller, serves the cluster's
+    /// stable address (API, metrics).
+    Viewserver(ViewserverArgs),
+    /// Run a worker: runs checks; with --database also a controller candidate.
+    Worker(WorkerArgs),
+    /// Make a cluster CA and node certificates for mutual TLS.
+    #[command(subcommand)]
+    Certs(CertsCommand),
+    /// Read a viewserver or worker config file and report what is wrong with it.
+    CheckConfig {
+        /// The TOML file.
+        file: PathBuf,
+        /// Which node the file is for (default: worker when it has a `viewserver` key).
+        #[arg(long, value_parser = ["worker", "viewserver"])]
+        role: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ViewserverArgs {
+    /// TOML config file (configs/viewserver.toml documents every key).
+    #[arg(long, env = "BEARMON_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on (default 127.0.0.1:7300).
+    #[arg(long, env = "BEARMON_LISTEN")]
+    pub listen: Option<String>,
+    /// Shared cluster secret (at least 8 characters); never sent over the network.
+    #[arg(long, env = "BEARMON_SECRET", hide_env_values = true)]
+    pub secret: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// TOML config file (configs/worker.toml documents every key).
+    #[arg(long, env = "BEARMON_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// This node's stable name.
+    #[arg(long, env = "BEARMON_NAME")]
+    pub name: Option<String>,
+    /// This node's cluster address (default 127.0.0.1:0, a free port).
+    #[arg(long, env = "BEARMON_LISTEN")]
+    pub listen: Option<String>,
+    /// The viewserver's URL, e.g. http://10.0.0.1:7300.
+    #[arg(long, env = "BEARMON_VIEWSERVER")]
+    pub viewserver: Option<String>,
+    /// Shared cluster secret.
+    #[arg(long, env = "BEARMON_SECRET", hide_env_values = true)]
+    pub secret: Option<String>,
+    /// Database URL; without it the worker is probe-only and never controller.
+    #[arg(long, env = "BEARMON_DATABASE", hide_env_values = true)]
+    pub database: Option<String>,
+    /// Workers that must agree before a check flips (used when this node is controller).
+    #[arg(long, env = "BEARMON_CONFIRMATIONS")]
+    pub confirmations: Option<usize>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CertsCommand {
+    /// Make the cluster CA: DIR/ca.pem and DIR/ca-key.pem.
+    Init {
+        #[arg(long, default_value = "certs")]
+        dir: PathBuf,
+        #[arg(long, default_value_t = 3650)]
+        days: u32,
+    },
+    /// Make a node's key and certificate, DIR/NAME.pem and DIR/NAME-key.pem.
+    Issue {
+        /// The node's name (as in its config's `name`; `viewserver` for the viewserver).
+        name: String,
+        #[arg(long, default_value = "certs")]
+        dir: PathBuf,
+        /// A DNS name or IP address other nodes use to reach this node (repeatable).
+        #[arg(long = "host")]
+        hosts: Vec<String>,
+        #[arg(long, default_value_t = 825)]
+        days: u32,
+    },
 }
 
 /// Runs a parsed command line.
@@ -59,6 +142,100 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Migrate { database } => migrate(&database).await,
         Command::Probe { kind, data, dns_server } => probe(&kind, &data, dns_server).await,
         Command::Checks { database } => checks(&database).await,
+        Command::Viewserver(args) => viewserver(args).await,
+        Command::Worker(args) => worker(args).await,
+        Command::Certs(CertsCommand::Init { dir, days }) => {
+            certs::init(&dir, days)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Certs(CertsCommand::Issue { name, dir, hosts, days }) => {
+            certs::issue(&dir, &name, &hosts, days)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::CheckConfig { file, role } => check_config(&file, role.as_deref()),
+    }
+}
+
+/// A token cancelled on Ctrl-C or SIGTERM.
+fn stop_on_signal() -> CancellationToken {
+    let stop = CancellationToken::new();
+    let s = stop.clone();
+    tokio::spawn(async move {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+        }
+        tracing::info!("stopping");
+        s.cancel();
+    });
+    stop
+}
+
+async fn bind(addr: std::net::SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))
+}
+
+async fn viewserver(args: ViewserverArgs) -> anyhow::Result<ExitCode> {
+    let file: ViewserverFile = config::load(args.config.as_deref())?;
+    let cfg = ViewserverConfig::resolve(file, args.listen, args.secret)?;
+    let listener = bind(cfg.listen).await?;
+    crate::viewserver::run(cfg, listener, stop_on_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn worker_flags(args: WorkerArgs) -> WorkerFlags {
+    WorkerFlags {
+        name: args.name,
+        listen: args.listen,
+        viewserver: args.viewserver,
+        secret: args.secret,
+        database: args.database,
+        confirmations: args.confirmations,
+    }
+}
+
+async fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
+    let file: WorkerFile = config::load(args.config.as_deref())?;
+    let cfg = WorkerConfig::resolve(file, worker_flags(args))?;
+    let listener = bind(cfg.listen).await?;
+    crate::worker::run(cfg, listener, stop_on_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check_config(file: &std::path::Path, role: Option<&str>) -> anyhow::Result<ExitCode> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let role = role.unwrap_or(if text.lines().any(|l| l.trim_start().starts_with("viewserver")) {
+        "worker"
+    } else {
+        "viewserver"
+    });
+    let result = if role == "worker" {
+        config::load::<WorkerFile>(Some(file)).map_err(anyhow::Error::from).and_then(|f| {
+            // Flags may supply what the file leaves out; check the file's own values only.
+            let flags = WorkerFlags {
+                name: f.name.is_none().then(|| "placeholder".to_string()),
+                viewserver: f.viewserver.is_none().then(|| "http://127.0.0.1:1".to_string()),
+                secret: f.secret.is_none().then(|| "placeholder-secret".to_string()),
+                ..WorkerFlags::default()
+            };
+            WorkerConfig::resolve(f, flags).map(|_| ()).map_err(anyhow::Error::from)
+        })
+    } else {
+        config::load::<ViewserverFile>(Some(file)).map_err(anyhow::Error::from).and_then(|f| {
+            let secret = f.secret.is_none().then(|| "placeholder-secret".to_string());
+            ViewserverConfig::resolve(f, None, secret).map(|_| ()).map_err(anyhow::Error::from)
+        })
+    };
+    match result {
+        Ok(()) => {
+            println!("{}: valid {role} config", file.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            println!("{}: {e:#}", file.display());
+            Ok(ExitCode::from(1))
+        }
     }
 }
 

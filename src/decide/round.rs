@@ -83,6 +83,12 @@ impl Decider {
         Decider { check_id, status, streak: 0, open: None, settled: None }
     }
 
+    /// Continues a streak an earlier controller recorded.
+    pub fn with_streak(mut self, streak: u32) -> Self {
+        self.streak = streak;
+        self
+    }
+
     pub fn status(&self) -> Status {
         self.status
     }

@@ -2,6 +2,8 @@
 //! scripts/test.sh starts, TLS certificates, and a TLS listener for axum.
 #![allow(dead_code)]
 
+pub mod cluster;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 

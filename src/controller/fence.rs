@@ -1,0 +1,196 @@
+//! Fenced terms: the database decides who may commit.
+//!
+//! `bearmon_term` holds one row whose `term` only grows. A worker the viewserver elects claims
+//! the next term by incrementing it. Every write a controller makes (a flip with its
+//! `checks.status` and `check_events` row, a confirmation streak, a lease renewal) runs in a
+//! transaction whose first statement is `UPDATE bearmon_term SET commits = commits + 1 WHERE
+//! id = 1 AND term = <ours>`. That update changes a row only while our term is the newest,
+//! and it locks the row until commit: a claim of a newer term waits for our transaction or
+//! runs before it, never in the middle. So once a newer term exists, a deposed controller,
+//! however long it was frozen, changes nothing (gobearmon had no fencing at all, bug 2).
+
+use std::collections::HashMap;
+
+use sqlx::Row;
+
+use crate::db::{Backend, Db};
+use crate::decide::Status;
+use crate::node::auth::now_ms;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FenceError {
+    #[error("term {ours} is no longer current: the database holds term {current} (controller {holder:?})")]
+    Deposed { ours: u64, current: u64, holder: String },
+    #[error("bearmon_term has no row: run `bearmon migrate`")]
+    NoTermRow,
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+/// A claimed term and the database it fences.
+#[derive(Debug, Clone)]
+pub struct Fence {
+    db: Db,
+    term: u64,
+}
+
+type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
+
+impl Fence {
+    /// Claims the next term for `holder`.
+    ///
+    /// # Errors
+    /// [`FenceError::Db`] when the database is unreachable.
+    pub async fn claim(db: &Db, holder: &str) -> Result<Fence, FenceError> {
+        let mut tx = db.pool().begin().await?;
+        let sql = db.sql("UPDATE bearmon_term SET term = term + 1, holder = ?, renewed_at = ? WHERE id = 1");
+        let done = sqlx::query(sql).bind(holder.to_string()).bind(now_ms()).execute(&mut *tx).await?;
+        if done.rows_affected() != 1 {
+            return Err(FenceError::NoTermRow);
+        }
+        let (term, _) = read_term(db, &mut tx).await?;
+        tx.commit().await?;
+        tracing::info!(term, holder, "claimed controller term");
+        Ok(Fence { db: db.clone(), term })
+    }
+
+    pub fn term(&self) -> u64 {
+        self.term
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// The first statement of every fenced transaction.
+    async fn guard(&self, tx: &mut Tx<'_>) -> Result<(), FenceError> {
+        let sql = self.db.sql("UPDATE bearmon_term SET commits = commits + 1 WHERE id = 1 AND term = ?");
+        let done = sqlx::query(sql).bind(self.term as i64).execute(&mut **tx).await?;
+        if done.rows_affected() == 1 {
+            return Ok(());
+        }
+        let (current, holder) = read_term(&self.db, tx).await?;
+        Err(FenceError::Deposed { ours: self.term, current, holder })
+    }
+
+    /// Proves the term is still current (a write, so a deposed controller hears it).
+    ///
+    /// # Errors
+    /// [`FenceError::Deposed`] once a newer term exists.
+    pub async fn renew(&self) -> Result<(), FenceError> {
+        let mut tx = self.db.pool().begin().await?;
+        self.guard(&mut tx).await?;
+        let sql = self.db.sql("UPDATE bearmon_term SET renewed_at = ? WHERE id = 1");
+        sqlx::query(sql).bind(now_ms()).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Commits a flip: the new `checks.status`, its `check_events` row and the reset streak,
+    /// all or nothing, and only under a current term.
+    ///
+    /// # Errors
+    /// [`FenceError::Deposed`] (nothing written) or [`FenceError::Db`].
+    pub async fn commit_flip(&self, check_id: i64, to: Status) -> Result<(), FenceError> {
+        let mut tx = self.db.pool().begin().await?;
+        self.guard(&mut tx).await?;
+        let sql = self.db.sql("UPDATE checks SET status = ? WHERE id = ?");
+        sqlx::query(sql).bind(to.as_str()).bind(check_id).execute(&mut *tx).await?;
+        let sql = self.db.sql("INSERT INTO check_events (check_id, type) VALUES (?, ?)");
+        sqlx::query(sql).bind(check_id).bind(to.as_str()).execute(&mut *tx).await?;
+        self.write_streak(&mut tx, check_id, 0).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records a check's confirmation streak, so a new controller continues it.
+    ///
+    /// # Errors
+    /// As [`Fence::commit_flip`].
+    pub async fn save_streak(&self, check_id: i64, streak: u32) -> Result<(), FenceError> {
+        let mut tx = self.db.pool().begin().await?;
+        self.guard(&mut tx).await?;
+        self.write_streak(&mut tx, check_id, streak).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn write_streak(&self, tx: &mut Tx<'_>, check_id: i64, streak: u32) -> Result<(), FenceError> {
+        let sql = self.db.sql("DELETE FROM bearmon_check_state WHERE check_id = ?");
+        sqlx::query(sql).bind(check_id).execute(&mut **tx).await?;
+        if streak > 0 {
+            let sql = self.db.sql(
+                "INSERT INTO bearmon_check_state (check_id, streak, term, updated_at) VALUES (?, ?, ?, ?)",
+            );
+            sqlx::query(sql)
+                .bind(check_id)
+                .bind(i64::from(streak))
+                .bind(self.term as i64)
+                .bind(now_ms())
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+async fn read_term(db: &Db, tx: &mut Tx<'_>) -> Result<(u64, String), FenceError> {
+    let sql = db.sql(&format!("SELECT {}, holder FROM bearmon_term WHERE id = 1", db.int("term")));
+    let row = sqlx::query(sql).fetch_optional(&mut **tx).await?.ok_or(FenceError::NoTermRow)?;
+    let term: i64 = row.try_get(0)?;
+    Ok((term as u64, row.try_get(1)?))
+}
+
+/// The term currently in the database and its holder.
+///
+/// # Errors
+/// [`FenceError::Db`] or [`FenceError::NoTermRow`].
+pub async fn current_term(db: &Db) -> Result<(u64, String), FenceError> {
+    let mut tx = db.pool().begin().await?;
+    let t = read_term(db, &mut tx).await?;
+    tx.commit().await?;
+    Ok(t)
+}
+
+/// Streaks saved by earlier controllers.
+///
+/// # Errors
+/// [`FenceError::Db`].
+pub async fn load_streaks(db: &Db) -> Result<HashMap<i64, u32>, FenceError> {
+    let sql =
+        db.sql(&format!("SELECT {}, {} FROM bearmon_check_state", db.int("check_id"), db.int("streak")));
+    let rows = sqlx::query(sql).fetch_all(db.pool()).await?;
+    let mut out = HashMap::new();
+    for r in rows {
+        let id: i64 = r.try_get(0)?;
+        let streak: i64 = r.try_get(1)?;
+        out.insert(id, u32::try_from(streak).unwrap_or(0));
+    }
+    Ok(out)
+}
+
+/// When each check last flipped (unix ms), from `check_events`.
+///
+/// # Errors
+/// [`FenceError::Db`].
+pub async fn load_since(db: &Db) -> Result<HashMap<i64, i64>, FenceError> {
+    let epoch = match db.backend() {
+        Backend::MySql => "UNIX_TIMESTAMP(MAX(time))",
+        Backend::Postgres => "EXTRACT(EPOCH FROM MAX(time))",
+        Backend::Sqlite => "strftime('%s', MAX(time))",
+    };
+    let sql = db.sql(&format!(
+        "SELECT {}, CAST({epoch} AS {}) FROM check_events GROUP BY check_id",
+        db.int("check_id"),
+        if db.backend() == Backend::MySql { "SIGNED" } else { "BIGINT" }
+    ));
+    let rows = sqlx::query(sql).fetch_all(db.pool()).await?;
+    let mut out = HashMap::new();
+    for r in rows {
+        let id: i64 = r.try_get(0)?;
+        if let Ok(Some(secs)) = r.try_get::<Option<i64>, _>(1) {
+            out.insert(id, secs * 1000);
+        }
+    }
+    Ok(out)
+}

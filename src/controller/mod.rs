@@ -1,0 +1,425 @@
+//! The controller: runs inside the worker the viewserver elected, for one fenced term.
+//!
+//! It claims a term in the database ([`fence`]), loads the checks, spreads them over the
+//! workers that sync with it ([`assign`]), feeds their result batches to the decision core
+//! ([`state`]), pushes confirmation requests to the chosen workers at once and in parallel,
+//! and commits flips and streaks through the fence, in order, retrying while the database is
+//! down. It stops for good the moment the database says a newer term exists.
+
+pub mod assign;
+pub mod fence;
+pub mod state;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::sync::{Notify, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Timing;
+use crate::db::Db;
+use crate::metrics::Metrics;
+use crate::node::NodeClient;
+use crate::node::proto::{AskMsg, AskRequest, AssignmentMsg, SyncRequest, SyncResponse};
+use crate::store::{Store, StoreError, Watcher};
+pub use fence::{Fence, FenceError};
+use state::{Commit, Inner, Outbox};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ControllerError {
+    #[error("claiming a term: {0}")]
+    Fence(#[from] FenceError),
+    #[error("loading the checks: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// Why a sync was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncRefused {
+    #[error("this node's controller term is {ours}, the request addressed term {theirs}")]
+    WrongTerm { ours: u64, theirs: u64 },
+    #[error("this node is no longer controller")]
+    Stopped,
+}
+
+/// A running controller term.
+pub struct Controller {
+    name: String,
+    fence: Fence,
+    confirmations: usize,
+    timing: Timing,
+    started: Instant,
+    inner: Mutex<Inner>,
+    /// Set once the first workers had time to sync, so the first assignment is not churned
+    /// by workers arriving one by one.
+    assigning: std::sync::atomic::AtomicBool,
+    commits: mpsc::UnboundedSender<Commit>,
+    client: NodeClient,
+    metrics: Metrics,
+    stop: CancellationToken,
+    superseded: Notify,
+}
+
+impl std::fmt::Debug for Controller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Controller").field("name", &self.name).field("term", &self.fence.term()).finish()
+    }
+}
+
+/// One check as `GET /api/checks` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckStatus {
+    pub id: i64,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `online`, `offline` or `invalid`.
+    pub status: &'static str,
+    /// Why the check is invalid.
+    pub error: Option<String>,
+    /// When the state last flipped (RFC 3339), if known.
+    pub since: Option<String>,
+    pub interval: u64,
+    pub delay: u32,
+    /// The worker running it now.
+    pub worker: Option<String>,
+    /// Consecutive contrary rounds so far.
+    pub streak: u32,
+    pub last_result: Option<LastResultView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LastResultView {
+    pub verdict: crate::check::Verdict,
+    pub message: String,
+    pub latency_ms: f64,
+    pub at: Option<String>,
+    pub worker: String,
+}
+
+fn rfc3339(ms: i64) -> Option<String> {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()?;
+    t.format(&time::format_description::well_known::Rfc3339).ok()
+}
+
+impl Controller {
+    /// Claims a term and loads the checks; the controller then runs until deposed or until
+    /// `parent` is cancelled.
+    ///
+    /// # Errors
+    /// [`ControllerError`] when the database cannot be reached or read.
+    pub async fn start(
+        name: &str,
+        db: Db,
+        confirmations: usize,
+        timing: Timing,
+        client: NodeClient,
+        metrics: Metrics,
+        parent: &CancellationToken,
+    ) -> Result<Arc<Controller>, ControllerError> {
+        let fence = Fence::claim(&db, name).await?;
+        // Loaded after the claim: every write of an earlier term is committed (or refused) by
+        // now, so nothing it flipped is flipped again.
+        let watcher = Watcher::start(Store::new(db.clone())).await?;
+        let streaks = fence::load_streaks(&db).await?;
+        let since = fence::load_since(&db).await?;
+        let defs = watcher.snapshot().checks.values().cloned();
+        let inner = Inner::new(fence.term(), confirmations, timing.dead_after(), defs, &streaks, &since);
+        let (tx, rx) = mpsc::unbounded_channel();
+        metrics.controller_term.set(fence.term() as i64);
+        let c = Arc::new(Controller {
+            name: name.to_string(),
+            fence,
+            confirmations,
+            timing,
+            started: Instant::now(),
+            inner: Mutex::new(inner),
+            assigning: std::sync::atomic::AtomicBool::new(false),
+            commits: tx,
+            client,
+            metrics,
+            stop: parent.child_token(),
+            superseded: Notify::new(),
+        });
+        tracing::info!(term = c.term(), checks = c.lock().checks.len(), confirmations, "controller serving");
+        tokio::spawn(c.clone().commit_loop(rx));
+        tokio::spawn(c.clone().run_loop(watcher));
+        Ok(c)
+    }
+
+    pub fn term(&self) -> u64 {
+        self.fence.term()
+    }
+
+    pub fn confirmations(&self) -> usize {
+        self.confirmations
+    }
+
+    /// False once deposed or shut down.
+    pub fn is_active(&self) -> bool {
+        !self.stop.is_cancelled()
+    }
+
+    /// Resolves when the controller stops.
+    pub async fn stopped(&self) {
+        self.stop.cancelled().await;
+    }
+
+    /// Shuts the controller down (the process is stopping).
+    pub fn shutdown(&self) {
+        self.stop.cancel();
+    }
+
+    /// The viewserver named a newer term: verify with the database at once.
+    pub fn hint_superseded(&self) {
+        self.superseded.notify_one();
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn depose(&self, e: &FenceError) {
+        if self.stop.is_cancelled() {
+            return;
+        }
+        tracing::warn!(term = self.term(), reason = %e, "the database refused this controller's write; stepping down");
+        self.metrics.controller_term.set(0);
+        self.stop.cancel();
+    }
+
+    /// Handles a worker's sync: its results, and the assignment changes it needs.
+    ///
+    /// # Errors
+    /// [`SyncRefused`] when this controller is not the one the worker addressed.
+    pub fn sync(self: &Arc<Self>, req: &SyncRequest) -> Result<SyncResponse, SyncRefused> {
+        if !self.is_active() {
+            return Err(SyncRefused::Stopped);
+        }
+        if req.term != self.term() {
+            return Err(SyncRefused::WrongTerm { ours: self.term(), theirs: req.term });
+        }
+        let now = Instant::now();
+        let mut out = Outbox::default();
+        let assignment = {
+            let mut inner = self.lock();
+            let fresh = inner.touch_member(&req.worker, &req.url, now);
+            if fresh && self.assigning.load(std::sync::atomic::Ordering::Relaxed) {
+                inner.refresh_membership(now, &mut out);
+            }
+            for r in &req.results {
+                inner.on_result(&req.worker, r, now, &mut out);
+            }
+            if self.assigning.load(std::sync::atomic::Ordering::Relaxed) {
+                inner.assign.changes_for(&req.worker, req.version).map(|ch| AssignmentMsg {
+                    version: ch.version,
+                    full: ch.full,
+                    upserts: ch
+                        .upserts
+                        .iter()
+                        .filter_map(|id| inner.checks.get(id))
+                        .map(|s| s.msg())
+                        .collect(),
+                    removes: ch.removes,
+                })
+            } else {
+                None
+            }
+        };
+        self.dispatch(out);
+        Ok(SyncResponse { term: self.term(), assignment })
+    }
+
+    /// Sends the asks and queues the commits one step produced.
+    fn dispatch(self: &Arc<Self>, out: Outbox) {
+        for c in out.commits {
+            // The receiver lives as long as the controller; a send error means it stopped.
+            let _ = self.commits.send(c);
+        }
+        if out.asks.is_empty() {
+            return;
+        }
+        let urls: BTreeMap<String, String> = {
+            let inner = self.lock();
+            out.asks.keys().filter_map(|w| inner.members.get(w).map(|m| (w.clone(), m.url.clone()))).collect()
+        };
+        for (worker, asks) in out.asks {
+            let Some(url) = urls.get(&worker).cloned() else { continue };
+            let client = self.client.clone();
+            let term = self.term();
+            let ids: Vec<i64> = asks.iter().map(|a: &AskMsg| a.check.id).collect();
+            let stop = self.stop.clone();
+            let me = Arc::downgrade(self);
+            tokio::spawn(async move {
+                let req = AskRequest { term, asks };
+                let sent = tokio::select! {
+                    r = client.post::<_, ()>(&url, "/cluster/ask", &req, Duration::from_secs(5)) => r,
+                    () = stop.cancelled() => return,
+                };
+                if let Err(e) = sent {
+                    tracing::warn!(worker = %worker, error = %e, "confirmation request not delivered");
+                    if let Some(c) = me.upgrade() {
+                        c.lock().ask_failed(&worker, &ids);
+                    }
+                }
+            });
+        }
+    }
+
+    /// Checks as the API shows them, by id.
+    pub fn checks(&self) -> Vec<CheckStatus> {
+        let inner = self.lock();
+        let mut out: Vec<CheckStatus> = inner
+            .checks
+            .values()
+            .map(|s| {
+                let (status, error) = match &s.def.spec {
+                    Ok(_) => (s.decider.status().as_str(), None),
+                    Err(e) => ("invalid", Some(e.to_string())),
+                };
+                CheckStatus {
+                    id: s.def.id,
+                    name: s.def.name.clone(),
+                    kind: s.def.kind.clone(),
+                    status,
+                    error,
+                    since: s.since_ms.and_then(rfc3339),
+                    interval: s.def.interval.as_secs(),
+                    delay: s.def.delay,
+                    worker: inner.assign.owner(s.def.id).map(str::to_string),
+                    streak: s.decider.streak(),
+                    last_result: s.last.as_ref().map(|l| LastResultView {
+                        verdict: l.verdict,
+                        message: l.message.clone(),
+                        latency_ms: l.latency_ms,
+                        at: rfc3339(l.at_ms),
+                        worker: l.worker.clone(),
+                    }),
+                }
+            })
+            .collect();
+        out.sort_by_key(|c| c.id);
+        out
+    }
+
+    async fn run_loop(self: Arc<Self>, mut watcher: Watcher) {
+        let tick = (self.timing.heartbeat() / 4).clamp(Duration::from_millis(50), Duration::from_millis(250));
+        let settle = (self.timing.heartbeat() * 3 / 2).min(self.timing.dead_after());
+        let mut last_renew = Instant::now();
+        let mut last_poll = Instant::now();
+        let mut renew_failing = false;
+        let mut poll_failing = false;
+        loop {
+            let hinted = tokio::select! {
+                () = tokio::time::sleep(tick) => false,
+                () = self.superseded.notified() => true,
+                () = self.stop.cancelled() => return,
+            };
+            if hinted || last_renew.elapsed() >= self.timing.heartbeat() {
+                last_renew = Instant::now();
+                match self.fence.renew().await {
+                    Ok(()) => {
+                        if renew_failing {
+                            tracing::info!(term = self.term(), "database reachable again");
+                        }
+                        renew_failing = false;
+                    }
+                    Err(e @ FenceError::Deposed { .. }) => return self.depose(&e),
+                    Err(e) => {
+                        if !renew_failing {
+                            tracing::warn!(error = %e, "cannot renew the term in the database; retrying");
+                        }
+                        renew_failing = true;
+                    }
+                }
+            }
+            let mut out = Outbox::default();
+            if !self.assigning.load(std::sync::atomic::Ordering::Relaxed) && self.started.elapsed() >= settle
+            {
+                let mut inner = self.lock();
+                inner.refresh_membership(Instant::now(), &mut out);
+                inner.assign_all();
+                self.assigning.store(true, std::sync::atomic::Ordering::Relaxed);
+                tracing::info!(workers = inner.members.len(), "first assignment made");
+            }
+            if last_poll.elapsed() >= self.timing.db_poll() {
+                last_poll = Instant::now();
+                match watcher.poll().await {
+                    Ok(deltas) => {
+                        if poll_failing {
+                            tracing::info!("reading the database again");
+                        }
+                        poll_failing = false;
+                        let mut inner = self.lock();
+                        let assigning = self.assigning.load(std::sync::atomic::Ordering::Relaxed);
+                        for d in deltas {
+                            inner.on_delta(d, assigning);
+                        }
+                    }
+                    Err(e) => {
+                        if !poll_failing {
+                            tracing::warn!(error = %e, "cannot poll the database for changed checks; retrying");
+                        }
+                        poll_failing = true;
+                    }
+                }
+            }
+            {
+                let now = Instant::now();
+                let mut inner = self.lock();
+                if self.assigning.load(std::sync::atomic::Ordering::Relaxed) {
+                    inner.refresh_membership(now, &mut out);
+                }
+                inner.expire_rounds(now, &mut out);
+                if self.started.elapsed() >= self.timing.dead_after() {
+                    inner.eval_worker_checks(now, &mut out);
+                }
+                let live = inner.live(now).len();
+                self.metrics.workers_live.set(live as i64);
+                self.metrics.degraded.set(i64::from(live < self.confirmations));
+            }
+            self.dispatch(out);
+        }
+    }
+
+    async fn commit_loop(self: Arc<Self>, mut rx: mpsc::UnboundedReceiver<Commit>) {
+        loop {
+            let c = tokio::select! {
+                c = rx.recv() => match c { Some(c) => c, None => return },
+                () = self.stop.cancelled() => return,
+            };
+            let mut backoff = Duration::from_millis(250);
+            loop {
+                let r = match &c {
+                    Commit::Flip { check_id, to } => self.fence.commit_flip(*check_id, *to).await,
+                    Commit::Streak { check_id, streak } => self.fence.save_streak(*check_id, *streak).await,
+                };
+                match r {
+                    Ok(()) => {
+                        if let Commit::Flip { check_id, to } = &c {
+                            self.metrics.check_flips.get_or_create(&vec![("to", to.as_str())]).inc();
+                            tracing::info!(
+                                check = check_id,
+                                to = to.as_str(),
+                                term = self.term(),
+                                "flip committed"
+                            );
+                        }
+                        break;
+                    }
+                    Err(e @ FenceError::Deposed { .. }) => return self.depose(&e),
+                    Err(e) => {
+                        tracing::warn!(error = %e, commit = ?c, retry_in = ?backoff, "commit failed; retrying");
+                        tokio::select! {
+                            () = tokio::time::sleep(backoff) => {}
+                            () = self.stop.cancelled() => return,
+                        }
+                        backoff = (backoff * 2).min(Duration::from_secs(30));
+                    }
+                }
+            }
+        }
+    }
+}

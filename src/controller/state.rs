@@ -1,0 +1,433 @@
+//! The controller's memory: every check's decision state, the workers it hears from, and the
+//! assignment. Everything here is synchronous and runs under one short lock; the network and
+//! the database are handled by the caller from the [`Outbox`] it fills.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::assign::Assignment;
+use crate::check::{CheckSpec, Verdict};
+use crate::decide::{Action, Decider, Report, Status};
+use crate::node::auth::now_ms;
+use crate::node::proto::{AskMsg, CheckMsg, ResultMsg};
+use crate::store::{CheckDef, Delta};
+
+/// The voter name the controller uses for the `worker` pseudo-checks it evaluates itself
+/// (worker names cannot contain `@`).
+pub const SELF_VOTER: &str = "@controller";
+/// Slack added to a check's timeout before an asked confirmer counts as not answering.
+const ASK_SLACK: Duration = Duration::from_secs(5);
+
+/// A write the controller must make, in order, fenced by its term.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Commit {
+    Flip { check_id: i64, to: Status },
+    Streak { check_id: i64, streak: u32 },
+}
+
+/// What one step produced for the caller to carry out.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    pub asks: BTreeMap<String, Vec<AskMsg>>,
+    pub commits: Vec<Commit>,
+}
+
+/// The latest result of a check, for the API.
+#[derive(Debug, Clone)]
+pub struct LastResult {
+    pub verdict: Verdict,
+    pub message: String,
+    pub latency_ms: f64,
+    pub at_ms: i64,
+    pub worker: String,
+}
+
+#[derive(Debug)]
+pub struct CheckState {
+    pub def: Arc<CheckDef>,
+    pub decider: Decider,
+    next_round: u64,
+    round_opened: Option<Instant>,
+    /// Confirmers asked in `wait_round` that have not answered yet.
+    waiting: BTreeSet<String>,
+    wait_round: u64,
+    wait_deadline: Instant,
+    pub last: Option<LastResult>,
+    /// Unix ms of the last flip.
+    pub since_ms: Option<i64>,
+    /// Unix ms when the last scheduled run started.
+    last_run_ms: Option<i64>,
+    /// When a worker that never ran it should first run it (unix ms); `None`: spread.
+    first_due_ms: Option<i64>,
+    next_eval: Instant,
+}
+
+impl CheckState {
+    fn new(def: Arc<CheckDef>, streak: u32, since_ms: Option<i64>, first_due_ms: Option<i64>) -> Self {
+        let now = Instant::now();
+        CheckState {
+            decider: Decider::new(def.id, def.status).with_streak(streak),
+            def,
+            next_round: 1,
+            round_opened: None,
+            waiting: BTreeSet::new(),
+            wait_round: 0,
+            wait_deadline: now,
+            last: None,
+            since_ms,
+            last_run_ms: None,
+            first_due_ms,
+            next_eval: now,
+        }
+    }
+
+    /// Whether workers run it (a valid check that is not a `worker` pseudo-check).
+    pub fn assignable(&self) -> bool {
+        matches!(&self.def.spec, Ok(s) if !matches!(s, CheckSpec::Worker(_)))
+    }
+
+    pub fn msg(&self) -> CheckMsg {
+        let interval_ms = self.def.interval.as_millis() as i64;
+        CheckMsg {
+            id: self.def.id,
+            name: self.def.name.clone(),
+            kind: self.def.kind.clone(),
+            data: self.def.data.clone(),
+            interval_secs: self.def.interval.as_secs(),
+            due_ms: self.last_run_ms.map(|t| t + interval_ms).or(self.first_due_ms),
+        }
+    }
+
+    fn timeout(&self) -> Duration {
+        self.def.spec.as_ref().map(CheckSpec::timeout).unwrap_or(Duration::from_secs(10))
+    }
+}
+
+/// A worker the controller hears from.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub url: String,
+    pub last_sync: Instant,
+}
+
+/// Everything the controller keeps in memory.
+#[derive(Debug)]
+pub struct Inner {
+    pub checks: HashMap<i64, CheckState>,
+    pub members: BTreeMap<String, Member>,
+    pub assign: Assignment,
+    /// Checks with confirmers still awaited.
+    open: BTreeSet<i64>,
+    confirmations: usize,
+    dead_after: Duration,
+    term: u64,
+}
+
+impl Inner {
+    pub fn new(
+        term: u64,
+        confirmations: usize,
+        dead_after: Duration,
+        defs: impl IntoIterator<Item = Arc<CheckDef>>,
+        streaks: &HashMap<i64, u32>,
+        since: &HashMap<i64, i64>,
+    ) -> Self {
+        let checks = defs
+            .into_iter()
+            .map(|d| {
+                let st = CheckState::new(
+                    d.clone(),
+                    streaks.get(&d.id).copied().unwrap_or(0),
+                    since.get(&d.id).copied(),
+                    None,
+                );
+                (d.id, st)
+            })
+            .collect();
+        Inner {
+            checks,
+            members: BTreeMap::new(),
+            assign: Assignment::default(),
+            open: BTreeSet::new(),
+            confirmations,
+            dead_after,
+            term,
+        }
+    }
+
+    pub fn live(&self, now: Instant) -> BTreeSet<String> {
+        self.members
+            .iter()
+            .filter(|(_, m)| now.duration_since(m.last_sync) < self.dead_after)
+            .map(|(n, _)| n.clone())
+            .collect()
+    }
+
+    /// Records a sync from `worker`; true when it was not a live member before.
+    pub fn touch_member(&mut self, worker: &str, url: &str, now: Instant) -> bool {
+        let fresh =
+            !self.members.get(worker).is_some_and(|m| now.duration_since(m.last_sync) < self.dead_after);
+        let m = self
+            .members
+            .entry(worker.to_string())
+            .or_insert_with(|| Member { url: url.to_string(), last_sync: now });
+        m.url = url.to_string();
+        m.last_sync = now;
+        fresh
+    }
+
+    /// Puts every assignable check on a worker, once the first workers are known.
+    pub fn assign_all(&mut self) {
+        let mut ids: Vec<i64> =
+            self.checks.iter().filter(|(_, s)| s.assignable()).map(|(id, _)| *id).collect();
+        ids.sort_unstable();
+        for id in ids {
+            self.assign.upsert(id);
+        }
+    }
+
+    /// Rebalances when the live set changed, and tells open rounds who is gone.
+    pub fn refresh_membership(&mut self, now: Instant, out: &mut Outbox) {
+        let live = self.live(now);
+        let current: BTreeSet<String> = self.assign.workers().cloned().collect();
+        if live == current {
+            return;
+        }
+        for gone in current.difference(&live) {
+            tracing::warn!(worker = %gone, "worker is silent; moving its checks");
+        }
+        for joined in live.difference(&current) {
+            tracing::info!(worker = %joined, "worker joined the assignment");
+        }
+        let moved = self.assign.set_workers(&live);
+        if !moved.is_empty() {
+            tracing::info!(moved = moved.len(), workers = live.len(), "checks rebalanced");
+        }
+        let live_refs: Vec<&str> = live.iter().map(String::as_str).collect();
+        let ids: Vec<i64> = self.open.iter().copied().collect();
+        for id in ids {
+            self.resolve_round(id, &live_refs, now_ms(), out);
+        }
+    }
+
+    fn resolve_round(&mut self, id: i64, live: &[&str], at_ms: i64, out: &mut Outbox) {
+        let conf = self.confirmations;
+        let Some(st) = self.checks.get_mut(&id) else {
+            self.open.remove(&id);
+            return;
+        };
+        let before = st.decider.streak();
+        let actions = st.decider.on_live_change(live, at_ms as u64, conf, st.def.delay);
+        st.waiting.retain(|w| live.contains(&w.as_str()));
+        self.apply(id, before, actions, out);
+    }
+
+    /// Feeds one result from `worker`.
+    pub fn on_result(&mut self, worker: &str, r: &ResultMsg, now: Instant, out: &mut Outbox) {
+        let live = self.live(now);
+        let live_refs: Vec<&str> = live.iter().map(String::as_str).collect();
+        let conf = self.confirmations;
+        let term = self.term;
+        let Some(st) = self.checks.get_mut(&r.check_id) else { return };
+        if !st.assignable() {
+            return;
+        }
+        st.last = Some(LastResult {
+            verdict: r.verdict,
+            message: r.message.clone(),
+            latency_ms: r.latency_ms,
+            at_ms: r.started_ms,
+            worker: worker.to_string(),
+        });
+        let round = match (r.round, r.term) {
+            (Some(round), t) if t == term => {
+                if round == st.wait_round {
+                    st.waiting.remove(worker);
+                }
+                round
+            }
+            // A confirmation asked by an earlier controller: its rounds are not ours.
+            (Some(_), _) => return,
+            (None, _) => {
+                st.last_run_ms = Some(r.started_ms);
+                // Rounds are one interval apart: a second scheduled result soon after the
+                // last round began (a check moved between workers) joins that round.
+                let recent = st.round_opened.is_some_and(|t| now.duration_since(t) < st.def.interval / 2);
+                if recent {
+                    st.next_round - 1
+                } else {
+                    st.round_opened = Some(now);
+                    st.next_round += 1;
+                    st.next_round - 1
+                }
+            }
+        };
+        let before = st.decider.streak();
+        let report = Report { worker, round, verdict: r.verdict, at: now_ms() as u64 };
+        let actions = st.decider.on_report(&report, &live_refs, conf, st.def.delay);
+        self.apply(r.check_id, before, actions, out);
+    }
+
+    fn apply(&mut self, id: i64, streak_before: u32, actions: Vec<Action>, out: &mut Outbox) {
+        let Some(st) = self.checks.get_mut(&id) else { return };
+        let mut wrote_streak = false;
+        for a in actions {
+            match a {
+                Action::Ask { round, workers } => {
+                    if st.wait_round != round {
+                        st.waiting.clear();
+                    }
+                    st.wait_round = round;
+                    st.wait_deadline = Instant::now() + st.timeout() + ASK_SLACK;
+                    for w in workers {
+                        tracing::debug!(check = id, round, worker = %w, "asking for a confirmation");
+                        out.asks.entry(w.clone()).or_default().push(AskMsg { check: st.msg(), round });
+                        st.waiting.insert(w);
+                    }
+                    self.open.insert(id);
+                }
+                Action::Counted { round, streak } => {
+                    tracing::info!(
+                        check = id,
+                        round,
+                        streak,
+                        of = st.def.delay + 1,
+                        "contrary round confirmed"
+                    );
+                    out.commits.push(Commit::Streak { check_id: id, streak });
+                    wrote_streak = true;
+                    st.waiting.clear();
+                }
+                Action::Flip { to, round, .. } => {
+                    tracing::info!(check = id, name = %st.def.name, to = to.as_str(), round, "check flips");
+                    st.since_ms = Some(now_ms());
+                    out.commits.push(Commit::Flip { check_id: id, to });
+                    wrote_streak = true;
+                    st.waiting.clear();
+                }
+            }
+        }
+        if !wrote_streak && st.decider.streak() != streak_before {
+            out.commits.push(Commit::Streak { check_id: id, streak: st.decider.streak() });
+        }
+        if st.waiting.is_empty() {
+            self.open.remove(&id);
+        }
+    }
+
+    /// Gives up on confirmers that did not answer in time.
+    pub fn expire_rounds(&mut self, now: Instant, out: &mut Outbox) {
+        let live = self.live(now);
+        let expired: Vec<(i64, Vec<String>)> = self
+            .open
+            .iter()
+            .filter_map(|id| self.checks.get(id).map(|s| (id, s)))
+            .filter(|(_, s)| now >= s.wait_deadline && !s.waiting.is_empty())
+            .map(|(id, s)| (*id, s.waiting.iter().cloned().collect()))
+            .collect();
+        for (id, late) in expired {
+            tracing::warn!(check = id, late = ?late, "confirmers did not answer in time; not counting them");
+            let still: Vec<&str> =
+                live.iter().map(String::as_str).filter(|w| !late.iter().any(|l| l == w)).collect();
+            if let Some(st) = self.checks.get_mut(&id) {
+                st.waiting.clear();
+            }
+            self.resolve_round(id, &still, now_ms(), out);
+        }
+        self.open.retain(|id| self.checks.get(id).is_some_and(|s| !s.waiting.is_empty()));
+    }
+
+    /// Treats confirmers whose ask could not be delivered as not answering.
+    pub fn ask_failed(&mut self, worker: &str, checks: &[i64]) {
+        let now = Instant::now();
+        for id in checks {
+            if let Some(st) = self.checks.get_mut(id)
+                && st.waiting.contains(worker)
+            {
+                st.wait_deadline = now;
+            }
+        }
+    }
+
+    /// Evaluates the `worker` pseudo-checks that are due.
+    pub fn eval_worker_checks(&mut self, now: Instant, out: &mut Outbox) {
+        let live = self.live(now);
+        let due: Vec<(i64, String)> = self
+            .checks
+            .iter()
+            .filter(|(_, s)| now >= s.next_eval)
+            .filter_map(|(id, s)| match &s.def.spec {
+                Ok(CheckSpec::Worker(p)) => Some((*id, p.name.clone())),
+                _ => None,
+            })
+            .collect();
+        for (id, name) in due {
+            let Some(st) = self.checks.get_mut(&id) else { continue };
+            st.next_eval = now + st.def.interval;
+            let alive = live.contains(&name);
+            let (verdict, message) = if alive {
+                (Verdict::Online, String::new())
+            } else {
+                (
+                    Verdict::Offline,
+                    format!(
+                        "worker {name} has not synced with the controller for over {} s",
+                        self.dead_after.as_secs_f64()
+                    ),
+                )
+            };
+            st.last = Some(LastResult {
+                verdict,
+                message,
+                latency_ms: 0.0,
+                at_ms: now_ms(),
+                worker: SELF_VOTER.into(),
+            });
+            st.next_round += 1;
+            let round = st.next_round - 1;
+            let before = st.decider.streak();
+            let report = Report { worker: SELF_VOTER, round, verdict, at: now_ms() as u64 };
+            let actions = st.decider.on_report(&report, &[SELF_VOTER], 1, st.def.delay);
+            self.apply(id, before, actions, out);
+        }
+    }
+
+    /// Applies what the database watcher saw.
+    pub fn on_delta(&mut self, d: Delta, started: bool) {
+        match d {
+            Delta::Upserted(def) => {
+                let id = def.id;
+                match self.checks.get_mut(&id) {
+                    Some(st) => {
+                        // The status in memory is newer than the row (our own flip commit
+                        // triggers this reload); keep the decider.
+                        st.def = def;
+                    }
+                    None => {
+                        tracing::info!(check = id, name = %def.name, "check added");
+                        let due = started.then(now_ms);
+                        self.checks.insert(id, CheckState::new(def, 0, None, due));
+                    }
+                }
+                let assignable = self.checks.get(&id).is_some_and(CheckState::assignable);
+                if !started {
+                    return;
+                }
+                if assignable {
+                    self.assign.upsert(id);
+                } else {
+                    self.assign.remove(id);
+                }
+            }
+            Delta::Removed(id) => {
+                if self.checks.remove(&id).is_some() {
+                    tracing::info!(check = id, "check removed or disabled");
+                }
+                self.assign.remove(id);
+                self.open.remove(&id);
+            }
+            Delta::Contact(_) => {}
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! Signed requests to other nodes, with a deadline on every call.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::auth::{HDR_NODE, HDR_NONCE, HDR_SIGNATURE, HDR_TIME, Signer};
+use super::proto::ErrorBody;
+use super::tls::NodeTls;
+
+/// Connect deadline between nodes (they are usually in one data centre).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("{url}: {source}")]
+    Transport { url: String, source: reqwest::Error },
+    #[error("{url}: HTTP {status}: {message}")]
+    Status { url: String, status: u16, message: String },
+    #[error("{url}: undecodable answer: {reason}")]
+    Decode { url: String, reason: String },
+    #[error("cannot build the HTTP client: {0}")]
+    Build(reqwest::Error),
+}
+
+impl ClientError {
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// An HTTP client that signs as node `name`.
+#[derive(Clone, Debug)]
+pub struct NodeClient {
+    http: reqwest::Client,
+    signer: Arc<Signer>,
+    name: String,
+}
+
+impl NodeClient {
+    /// # Errors
+    /// [`ClientError::Build`] when the TLS configuration cannot be used.
+    pub fn new(name: &str, signer: Arc<Signer>, tls: Option<&NodeTls>) -> Result<Self, ClientError> {
+        let mut b = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .pool_idle_timeout(Duration::from_secs(30))
+            .redirect(reqwest::redirect::Policy::none());
+        if let Some(tls) = tls {
+            b = b.tls_backend_preconfigured(tls.client.clone());
+        }
+        Ok(NodeClient { http: b.build().map_err(ClientError::Build)?, signer, name: name.to_string() })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// POSTs `body` as JSON to `base` + `path`, signed, and decodes the JSON answer (or
+    /// nothing, for `()` with a 204).
+    ///
+    /// # Errors
+    /// [`ClientError`] with the URL: unreachable, timed out, refused with a status, or an
+    /// answer that does not decode.
+    pub async fn post<B: Serialize, R: DeserializeOwned>(
+        &self,
+        base: &str,
+        path: &str,
+        body: &B,
+        timeout: Duration,
+    ) -> Result<R, ClientError> {
+        let url = format!("{}{path}", base.trim_end_matches('/'));
+        let bytes = serde_json::to_vec(body)
+            .map_err(|e| ClientError::Decode { url: url.clone(), reason: e.to_string() })?;
+        let s = self.signer.sign(&self.name, "POST", path, &bytes);
+        let resp = self
+            .http
+            .post(&url)
+            .timeout(timeout)
+            .header("content-type", "application/json")
+            .header(HDR_NODE, &s.node)
+            .header(HDR_TIME, s.time_ms.to_string())
+            .header(HDR_NONCE, &s.nonce)
+            .header(HDR_SIGNATURE, &s.signature)
+            .body(bytes)
+            .send()
+            .await
+            .map_err(|source| ClientError::Transport { url: url.clone(), source })?;
+        decode(url, resp).await
+    }
+
+    /// An unsigned GET of a public API route (`/api/...`).
+    ///
+    /// # Errors
+    /// As [`NodeClient::post`].
+    pub async fn get<R: DeserializeOwned>(&self, url: &str, timeout: Duration) -> Result<R, ClientError> {
+        let resp = self
+            .http
+            .get(url)
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(|source| ClientError::Transport { url: url.to_string(), source })?;
+        decode(url.to_string(), resp).await
+    }
+}
+
+async fn decode<R: DeserializeOwned>(url: String, resp: reqwest::Response) -> Result<R, ClientError> {
+    let status = resp.status();
+    let bytes = resp.bytes().await.map_err(|source| ClientError::Transport { url: url.clone(), source })?;
+    if !status.is_success() {
+        let message = serde_json::from_slice::<ErrorBody>(&bytes)
+            .map(|e| e.error)
+            .unwrap_or_else(|_| String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned());
+        return Err(ClientError::Status { url, status: status.as_u16(), message });
+    }
+    let bytes = if bytes.is_empty() { &b"null"[..] } else { &bytes[..] };
+    serde_json::from_slice(bytes).map_err(|e| ClientError::Decode { url, reason: e.to_string() })
+}

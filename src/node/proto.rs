@@ -1,0 +1,143 @@
+//! The messages nodes exchange, as JSON over HTTP. Every `/cluster/*` request is signed
+//! (see [`super::auth`]).
+//!
+//! - worker → viewserver `POST /cluster/heartbeat`: [`Heartbeat`] → [`ClusterView`]
+//! - worker → controller `POST /cluster/sync`: [`SyncRequest`] (a batch of results) →
+//!   [`SyncResponse`] (assignment changes)
+//! - controller → worker `POST /cluster/ask`: [`AskRequest`] (run these now, for these
+//!   confirmation rounds) → `204`
+
+use serde::{Deserialize, Serialize};
+
+use crate::check::Verdict;
+
+/// A worker telling the viewserver it is alive.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Heartbeat {
+    /// The worker's configured, stable name.
+    pub name: String,
+    /// Where the worker's cluster server listens (`http://host:port` or `https://`).
+    pub url: String,
+    /// Whether the worker has a database (a controller candidate) or is probe-only.
+    pub has_db: bool,
+    /// The term this worker holds as controller, if it believes it is controller.
+    pub controlling: Option<u64>,
+    /// The cluster-wide confirmations setting, when controlling.
+    #[serde(default)]
+    pub confirmations: Option<usize>,
+    /// Checks this worker currently runs on its schedule.
+    pub checks_assigned: usize,
+}
+
+/// One worker as the viewserver sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkerView {
+    pub name: String,
+    pub url: String,
+    pub alive: bool,
+    /// Unix milliseconds of the last heartbeat.
+    pub last_heartbeat_ms: i64,
+    pub checks_assigned: usize,
+    pub probe_only: bool,
+}
+
+/// The viewserver's answer to a heartbeat, and the body of `GET /api/cluster`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClusterView {
+    /// The newest controller term known (0 before the first election).
+    pub term: u64,
+    /// The controller's name, when there is one.
+    pub controller: Option<String>,
+    pub controller_url: Option<String>,
+    pub workers: Vec<WorkerView>,
+    pub workers_live: usize,
+    pub confirmations: Option<usize>,
+    /// Fewer live workers than `confirmations`: checks still flip, with fewer confirmers.
+    pub degraded: bool,
+    /// Set only in the answer to the worker the viewserver wants as the next controller.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub lead: bool,
+}
+
+/// One check definition as a worker needs it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckMsg {
+    pub id: i64,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub data: String,
+    pub interval_secs: u64,
+    /// When to run it first (unix ms), if the controller knows when it last ran.
+    #[serde(default)]
+    pub due_ms: Option<i64>,
+}
+
+/// One execution's result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResultMsg {
+    pub check_id: i64,
+    /// The confirmation round this answers; `None` for a scheduled run.
+    #[serde(default)]
+    pub round: Option<u64>,
+    /// The controller term that asked for this run (0 for a scheduled run).
+    #[serde(default)]
+    pub term: u64,
+    pub verdict: Verdict,
+    #[serde(default)]
+    pub message: String,
+    pub latency_ms: f64,
+    /// Unix ms when the run started.
+    pub started_ms: i64,
+}
+
+/// A worker's batch of results, and where its copy of the assignment stands.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncRequest {
+    pub worker: String,
+    pub url: String,
+    /// The controller term the worker is talking to.
+    pub term: u64,
+    /// The assignment version the worker holds (0: none), within that term.
+    pub version: u64,
+    pub results: Vec<ResultMsg>,
+}
+
+/// Changes to a worker's assignment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AssignmentMsg {
+    pub version: u64,
+    /// The worker must drop every check not listed in `upserts`.
+    pub full: bool,
+    pub upserts: Vec<CheckMsg>,
+    pub removes: Vec<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SyncResponse {
+    pub term: u64,
+    /// `None` when the worker's copy is current.
+    pub assignment: Option<AssignmentMsg>,
+}
+
+/// One confirmation request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AskMsg {
+    pub check: CheckMsg,
+    pub round: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AskRequest {
+    pub term: u64,
+    pub asks: Vec<AskMsg>,
+}
+
+/// Every error body the nodes return.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: String,
+}

@@ -1,0 +1,336 @@
+//! The viewserver: tracks which workers are alive from their heartbeats, elects the
+//! controller among live workers that have a database, and tells everyone who it is.
+//!
+//! It never numbers terms itself: the elected worker claims the next term in the database
+//! (see [`crate::controller::fence`]) and announces it in its heartbeats; the viewserver
+//! adopts the highest term it hears. So a restarted viewserver, which waits one dead-node
+//! timeout before electing, relearns the current controller from its heartbeats instead of
+//! electing a new one (gobearmon's restarted viewserver picked whoever answered first, bug 1).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::ViewserverConfig;
+use crate::metrics::Metrics;
+use crate::node::auth::now_ms;
+use crate::node::proto::{ClusterView, Heartbeat, WorkerView};
+use crate::node::{self, AuthLayer, NodeClient, NodeTls, PeerNode, Signer, json_error};
+
+/// Workers silent this long are forgotten (no longer listed).
+const FORGET_AFTER: Duration = Duration::from_secs(3600);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ViewserverError {
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: SocketAddr, source: std::io::Error },
+    #[error(transparent)]
+    Tls(#[from] node::tls::TlsError),
+    #[error(transparent)]
+    Client(#[from] node::ClientError),
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    url: String,
+    has_db: bool,
+    first_seen: Instant,
+    last_seen: Instant,
+    last_seen_ms: i64,
+    checks_assigned: usize,
+}
+
+#[derive(Debug)]
+struct Election {
+    started: Instant,
+    dead_after: Duration,
+    workers: BTreeMap<String, Entry>,
+    controller: Option<String>,
+    term: u64,
+    confirmations: Option<usize>,
+    /// The worker asked to take over, and since when.
+    designated: Option<(String, Instant)>,
+    /// A designee that did not claim a term in time: others are preferred next.
+    passed_over: Option<String>,
+}
+
+impl Election {
+    fn alive(&self, name: &str, now: Instant) -> bool {
+        self.workers.get(name).is_some_and(|e| now.duration_since(e.last_seen) < self.dead_after)
+    }
+
+    fn controller_alive(&self, now: Instant) -> bool {
+        self.controller.as_deref().is_some_and(|c| self.alive(c, now))
+    }
+
+    fn heartbeat(&mut self, hb: &Heartbeat, now: Instant) {
+        let e = self.workers.entry(hb.name.clone()).or_insert_with(|| {
+            tracing::info!(worker = %hb.name, url = %hb.url, probe_only = !hb.has_db, "worker joined");
+            Entry {
+                url: hb.url.clone(),
+                has_db: hb.has_db,
+                first_seen: now,
+                last_seen: now,
+                last_seen_ms: 0,
+                checks_assigned: 0,
+            }
+        });
+        if now.duration_since(e.last_seen) >= self.dead_after {
+            tracing::info!(worker = %hb.name, "worker is back");
+        }
+        e.url.clone_from(&hb.url);
+        e.has_db = hb.has_db;
+        e.last_seen = now;
+        e.last_seen_ms = now_ms();
+        e.checks_assigned = hb.checks_assigned;
+        if let Some(t) = hb.controlling {
+            let newer = t > self.term || (t == self.term && self.controller.as_deref() != Some(&hb.name));
+            if newer && t >= self.term {
+                tracing::info!(controller = %hb.name, term = t, previous = ?self.controller, "controller elected");
+                self.controller = Some(hb.name.clone());
+                self.term = t;
+                self.designated = None;
+                self.passed_over = None;
+            }
+            if self.controller.as_deref() == Some(hb.name.as_str()) {
+                self.confirmations = hb.confirmations.or(self.confirmations);
+            }
+        }
+    }
+
+    /// Picks a new controller candidate when there is no live controller.
+    fn elect(&mut self, now: Instant) {
+        if self.controller_alive(now) {
+            self.designated = None;
+            return;
+        }
+        // After a (re)start, wait one dead-node timeout: the current controller, if any,
+        // announces itself in that time.
+        if now.duration_since(self.started) < self.dead_after {
+            return;
+        }
+        if let Some((d, since)) = &self.designated {
+            if self.alive(d, now) && now.duration_since(*since) < self.dead_after {
+                return;
+            }
+            tracing::warn!(worker = %d, "designated controller did not take over in time; asking another");
+            self.passed_over = Some(d.clone());
+            self.designated = None;
+        }
+        let mut candidates: Vec<(&String, &Entry)> = self
+            .workers
+            .iter()
+            .filter(|(n, e)| {
+                e.has_db
+                    && now.duration_since(e.last_seen) < self.dead_after
+                    && Some(*n) != self.controller.as_ref()
+            })
+            .collect();
+        if candidates.len() > 1 {
+            candidates.retain(|(n, _)| Some(*n) != self.passed_over.as_ref());
+        }
+        // The longest-lived worker first: it has most likely loaded everything already.
+        candidates.sort_by(|a, b| a.1.first_seen.cmp(&b.1.first_seen).then(a.0.cmp(b.0)));
+        let Some((name, _)) = candidates.first() else {
+            // The dead controller itself may come back; there is no one else.
+            if let Some(c) =
+                self.controller.as_ref().filter(|c| self.workers.get(*c).is_some_and(|e| e.has_db))
+            {
+                if self.alive(c, now) {
+                    self.designated = Some((c.clone(), now));
+                }
+            }
+            return;
+        };
+        match &self.controller {
+            Some(old) => {
+                tracing::warn!(old = %old, candidate = %name, term = self.term, "controller is silent; electing a new one")
+            }
+            None => tracing::info!(candidate = %name, "no controller; electing one"),
+        }
+        self.designated = Some(((*name).clone(), now));
+    }
+
+    fn view(&self, now: Instant, for_worker: Option<&str>) -> ClusterView {
+        let workers: Vec<WorkerView> = self
+            .workers
+            .iter()
+            .map(|(n, e)| WorkerView {
+                name: n.clone(),
+                url: e.url.clone(),
+                alive: now.duration_since(e.last_seen) < self.dead_after,
+                last_heartbeat_ms: e.last_seen_ms,
+                checks_assigned: e.checks_assigned,
+                probe_only: !e.has_db,
+            })
+            .collect();
+        let live = workers.iter().filter(|w| w.alive).count();
+        let controller_url =
+            self.controller.as_ref().and_then(|c| self.workers.get(c)).map(|e| e.url.clone());
+        let lead = match (&self.designated, for_worker) {
+            (Some((d, _)), Some(w)) => d == w && !self.controller_alive(now),
+            _ => false,
+        };
+        ClusterView {
+            term: self.term,
+            controller: self.controller.clone(),
+            controller_url,
+            workers,
+            workers_live: live,
+            confirmations: self.confirmations,
+            degraded: self.confirmations.is_some_and(|c| live < c),
+            lead,
+        }
+    }
+}
+
+struct Shared {
+    state: Mutex<Election>,
+    metrics: Metrics,
+    client: NodeClient,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Election> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn publish(&self, v: &ClusterView) {
+        self.metrics.controller_term.set(v.term as i64);
+        self.metrics.workers_live.set(v.workers_live as i64);
+        self.metrics.degraded.set(i64::from(v.degraded));
+    }
+}
+
+/// Runs a viewserver on an already bound listener until `stop` is cancelled.
+///
+/// # Errors
+/// [`ViewserverError`] when TLS files cannot be loaded.
+pub async fn run(
+    cfg: ViewserverConfig,
+    listener: TcpListener,
+    stop: CancellationToken,
+) -> Result<(), ViewserverError> {
+    let tls = cfg.tls.as_ref().map(NodeTls::load).transpose()?;
+    let signer = Arc::new(Signer::new(&cfg.secret));
+    let metrics = Metrics::new();
+    let shared = Arc::new(Shared {
+        state: Mutex::new(Election {
+            started: Instant::now(),
+            dead_after: cfg.timing.dead_after(),
+            workers: BTreeMap::new(),
+            controller: None,
+            term: 0,
+            confirmations: None,
+            designated: None,
+            passed_over: None,
+        }),
+        metrics: metrics.clone(),
+        client: NodeClient::new("viewserver", signer.clone(), tls.as_ref())?,
+    });
+    let auth = Arc::new(AuthLayer { signer: signer.clone(), metrics: metrics.clone() });
+    let cluster = Router::new()
+        .route("/cluster/heartbeat", post(heartbeat))
+        .layer(axum::middleware::from_fn_with_state(auth, node::require_signature));
+    let router = Router::new()
+        .route("/api/cluster", get(api_cluster))
+        .route("/api/checks", get(api_checks))
+        .route("/metrics", get(metrics_text))
+        .merge(cluster)
+        .with_state(shared.clone());
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let addr =
+        listener.local_addr().map_err(|source| ViewserverError::Listen { addr: cfg.listen, source })?;
+    tracing::info!("viewserver listening on {scheme}://{addr}");
+    let ticker = {
+        let shared = shared.clone();
+        let stop = stop.clone();
+        let period = cfg.timing.heartbeat() / 2;
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(period) => {}
+                    () = stop.cancelled() => return,
+                }
+                let now = Instant::now();
+                let view = {
+                    let mut s = shared.lock();
+                    s.elect(now);
+                    s.workers.retain(|_, e| now.duration_since(e.last_seen) < FORGET_AFTER);
+                    s.view(now, None)
+                };
+                shared.publish(&view);
+                signer.forget_old();
+            }
+        })
+    };
+    node::serve(listener, tls.map(|t| t.server), router, stop).await;
+    ticker.abort();
+    Ok(())
+}
+
+async fn heartbeat(
+    State(shared): State<Arc<Shared>>,
+    Extension(PeerNode(node)): Extension<PeerNode>,
+    body: axum::body::Bytes,
+) -> Response {
+    let hb: Heartbeat = match serde_json::from_slice(&body) {
+        Ok(hb) => hb,
+        Err(e) => return json_error(StatusCode::BAD_REQUEST, format!("heartbeat: {e}")),
+    };
+    if hb.name != node {
+        return json_error(StatusCode::FORBIDDEN, format!("heartbeat for {:?} signed by {node:?}", hb.name));
+    }
+    let now = Instant::now();
+    let view = {
+        let mut s = shared.lock();
+        s.heartbeat(&hb, now);
+        s.elect(now);
+        s.view(now, Some(&hb.name))
+    };
+    Json(view).into_response()
+}
+
+async fn api_cluster(State(shared): State<Arc<Shared>>) -> Json<ClusterView> {
+    Json(shared.lock().view(Instant::now(), None))
+}
+
+async fn api_checks(State(shared): State<Arc<Shared>>) -> Response {
+    let url = {
+        let s = shared.lock();
+        s.controller.as_ref().and_then(|c| s.workers.get(c)).map(|e| e.url.clone())
+    };
+    let Some(url) = url else {
+        return json_error(StatusCode::SERVICE_UNAVAILABLE, "no controller elected yet");
+    };
+    proxy_checks(&shared.client, &url).await
+}
+
+/// Forwards `GET /api/checks` to the controller, which holds the check states.
+pub async fn proxy_checks(client: &NodeClient, controller_url: &str) -> Response {
+    let url = format!("{}/api/checks", controller_url.trim_end_matches('/'));
+    match client.get::<serde_json::Value>(&url, Duration::from_secs(10)).await {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => json_error(StatusCode::BAD_GATEWAY, format!("asking the controller: {e}")),
+    }
+}
+
+async fn metrics_text(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
+    let view = shared.lock().view(Instant::now(), None);
+    shared.publish(&view);
+    metrics_response(&shared.metrics)
+}
+
+/// `/metrics` in Prometheus text format.
+pub fn metrics_response(m: &Metrics) -> Response {
+    ([("content-type", "text/plain; version=0.0.4; charset=utf-8")], m.render()).into_response()
+}

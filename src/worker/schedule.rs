@@ -1,0 +1,245 @@
+//! A worker's own schedule of the checks assigned to it.
+//!
+//! Each check has a due time on the wall clock; the next one is the previous *due* time plus
+//! the interval, not the previous finish plus the interval, so an interval means an interval
+//! (gobearmon's period was interval + run time + polling). A run still going when the next is
+//! due is not doubled: that slot is skipped and counted. When the worker falls further
+//! behind than one interval, the missed slots are skipped rather than run in a burst.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
+
+use crate::check::CheckSpec;
+use crate::node::proto::{AssignmentMsg, CheckMsg};
+
+#[derive(Debug)]
+struct Entry {
+    spec: Arc<CheckSpec>,
+    interval_ms: i64,
+    due_ms: i64,
+    generation: u64,
+    running: bool,
+}
+
+/// One execution to start now.
+#[derive(Debug, Clone)]
+pub struct DueRun {
+    pub check_id: i64,
+    pub spec: Arc<CheckSpec>,
+    pub due_ms: i64,
+    pub generation: u64,
+}
+
+/// What [`Schedule::take_due`] skipped.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Skipped {
+    /// Slots skipped because the previous run of the same check was still going.
+    pub overlapping: u64,
+    /// Slots skipped because the worker was more than an interval behind.
+    pub behind: u64,
+}
+
+/// The assigned checks and their due times.
+#[derive(Debug, Default)]
+pub struct Schedule {
+    entries: HashMap<i64, Entry>,
+    heap: BinaryHeap<Reverse<(i64, i64, u64)>>,
+    term: u64,
+    version: u64,
+    last_generation: u64,
+}
+
+/// Where in its interval a check without history first runs: spread evenly by id so a
+/// large assignment does not start as one burst.
+fn phase(id: i64, interval_ms: i64) -> i64 {
+    let mut h = DefaultHasher::new();
+    id.hash(&mut h);
+    (h.finish() % interval_ms.max(1) as u64) as i64
+}
+
+impl Schedule {
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The assignment version held for the controller of `term` (0: none).
+    pub fn version_for(&self, term: u64) -> u64 {
+        if self.term == term { self.version } else { 0 }
+    }
+
+    /// Applies assignment changes from the controller of `term`. Checks already scheduled
+    /// keep their due times (a failover does not restart every schedule). Returns the checks
+    /// that could not be parsed, with why.
+    pub fn apply(&mut self, term: u64, a: &AssignmentMsg, now_ms: i64) -> Vec<String> {
+        let mut problems = Vec::new();
+        if a.full {
+            let keep: std::collections::HashSet<i64> = a.upserts.iter().map(|c| c.id).collect();
+            self.entries.retain(|id, _| keep.contains(id));
+        }
+        for id in &a.removes {
+            self.entries.remove(id);
+        }
+        for c in &a.upserts {
+            if let Err(e) = self.upsert(c, now_ms) {
+                problems.push(e);
+            }
+        }
+        self.term = term;
+        self.version = a.version;
+        problems
+    }
+
+    fn upsert(&mut self, c: &CheckMsg, now_ms: i64) -> Result<(), String> {
+        let spec = match CheckSpec::parse(c.id, &c.kind, &c.data) {
+            Ok(p) => Arc::new(p.spec),
+            Err(e) => {
+                self.entries.remove(&c.id);
+                return Err(e.to_string());
+            }
+        };
+        let interval_ms = (c.interval_secs.max(1) * 1000) as i64;
+        if let Some(e) = self.entries.get_mut(&c.id)
+            && e.interval_ms == interval_ms
+        {
+            e.spec = spec;
+            return Ok(());
+        }
+        let due_ms = match c.due_ms {
+            Some(d) => d.max(now_ms),
+            None => now_ms + phase(c.id, interval_ms),
+        };
+        self.last_generation += 1;
+        let generation = self.last_generation;
+        self.entries.insert(c.id, Entry { spec, interval_ms, due_ms, generation, running: false });
+        self.heap.push(Reverse((due_ms, c.id, generation)));
+        Ok(())
+    }
+
+    /// The earliest due time, if any check is scheduled.
+    pub fn next_due(&mut self) -> Option<i64> {
+        while let Some(Reverse((due, id, generation))) = self.heap.peek().copied() {
+            match self.entries.get(&id) {
+                Some(e) if e.generation == generation && e.due_ms == due => return Some(due),
+                _ => {
+                    self.heap.pop();
+                }
+            }
+        }
+        None
+    }
+
+    /// Takes every run due by `now_ms` and schedules each check's next slot.
+    pub fn take_due(&mut self, now_ms: i64) -> (Vec<DueRun>, Skipped) {
+        let mut runs = Vec::new();
+        let mut skipped = Skipped::default();
+        while let Some(Reverse((due, id, generation))) = self.heap.peek().copied() {
+            if due > now_ms {
+                break;
+            }
+            self.heap.pop();
+            let Some(e) = self.entries.get_mut(&id) else { continue };
+            if e.generation != generation || e.due_ms != due {
+                continue;
+            }
+            if e.running {
+                skipped.overlapping += 1;
+            } else {
+                e.running = true;
+                runs.push(DueRun { check_id: id, spec: e.spec.clone(), due_ms: due, generation });
+            }
+            let mut next = due + e.interval_ms;
+            if next <= now_ms {
+                let behind = (now_ms - next) / e.interval_ms + 1;
+                skipped.behind += behind as u64;
+                next += behind * e.interval_ms;
+            }
+            e.due_ms = next;
+            self.heap.push(Reverse((next, id, generation)));
+        }
+        (runs, skipped)
+    }
+
+    /// Marks a run finished, so the check's next slot runs.
+    pub fn finished(&mut self, check_id: i64, generation: u64) {
+        if let Some(e) = self.entries.get_mut(&check_id)
+            && e.generation == generation
+        {
+            e.running = false;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tcp(id: i64, interval_secs: u64, due_ms: Option<i64>) -> CheckMsg {
+        CheckMsg {
+            id,
+            name: format!("c{id}"),
+            kind: "tcp".into(),
+            data: r#"{"address":"127.0.0.1:1"}"#.into(),
+            interval_secs,
+            due_ms,
+        }
+    }
+
+    fn full(checks: Vec<CheckMsg>) -> AssignmentMsg {
+        AssignmentMsg { version: 1, full: true, upserts: checks, removes: vec![] }
+    }
+
+    #[test]
+    fn runs_at_fixed_slots_without_drift() {
+        let mut s = Schedule::default();
+        s.apply(1, &full(vec![tcp(1, 10, Some(1000))]), 0);
+        assert_eq!(s.take_due(999).0.len(), 0);
+        let (runs, _) = s.take_due(1500);
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0].due_ms, 1000);
+        s.finished(1, runs[0].generation);
+        // Finishing late does not shift the next slot.
+        assert_eq!(s.next_due(), Some(11_000));
+    }
+
+    #[test]
+    fn an_overlapping_run_is_skipped_and_far_behind_skips_slots() {
+        let mut s = Schedule::default();
+        s.apply(1, &full(vec![tcp(1, 10, Some(0))]), 0);
+        let (runs, _) = s.take_due(0);
+        assert_eq!(runs.len(), 1);
+        let (runs, sk) = s.take_due(10_000);
+        assert_eq!((runs.len(), sk.overlapping), (0, 1));
+        s.finished(1, 1);
+        let (runs, sk) = s.take_due(45_000);
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0].due_ms, 20_000);
+        assert_eq!(sk.behind, 2, "30 s and 40 s were skipped");
+        assert_eq!(s.next_due(), Some(50_000));
+    }
+
+    #[test]
+    fn a_full_assignment_keeps_existing_slots_and_drops_the_rest() {
+        let mut s = Schedule::default();
+        s.apply(1, &full(vec![tcp(1, 10, Some(5000)), tcp(2, 10, Some(6000))]), 0);
+        s.apply(2, &full(vec![tcp(1, 10, Some(9999))]), 100);
+        assert_eq!(s.len(), 1);
+        assert_eq!(s.next_due(), Some(5000), "kept its slot across a failover");
+        assert_eq!(s.version_for(2), 1);
+        assert_eq!(s.version_for(1), 0);
+    }
+
+    #[test]
+    fn checks_without_history_are_spread_over_their_interval() {
+        let mut s = Schedule::default();
+        let checks = (0..100).map(|i| tcp(i, 60, None)).collect();
+        s.apply(1, &full(checks), 0);
+        let (early, _) = s.take_due(30_000);
+        assert!((20..80).contains(&early.len()), "{} of 100 in the first half", early.len());
+    }
+}

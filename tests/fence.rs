@@ -1,0 +1,61 @@
+//! Fenced terms on each real backend: once a newer term is claimed, the older term's writes
+//! change nothing.
+
+mod common;
+
+use bearmon::controller::fence::{self, Fence, FenceError};
+use bearmon::db::{Backend, Db};
+use bearmon::decide::Status;
+use common::{exec, fresh_db};
+use sqlx::Row;
+
+pub async fn events(db: &Db, check_id: i64) -> Vec<String> {
+    let sql = db.sql(
+        "SELECT CASE WHEN type = 'offline' THEN 'offline' ELSE 'online' END FROM check_events WHERE check_id = ? ORDER BY id",
+    );
+    let rows = sqlx::query(sql).bind(check_id).fetch_all(db.pool()).await.unwrap();
+    rows.iter().map(|r| r.try_get::<String, _>(0).unwrap()).collect()
+}
+
+async fn status(db: &Db, check_id: i64) -> String {
+    let sql = db
+        .sql("SELECT CASE WHEN status = 'offline' THEN 'offline' ELSE 'online' END FROM checks WHERE id = ?");
+    sqlx::query(sql).bind(check_id).fetch_one(db.pool()).await.unwrap().try_get(0).unwrap()
+}
+
+async fn a_deposed_term_writes_nothing(backend: Backend) {
+    let Some((db, _)) = fresh_db(backend).await else { return };
+    exec(&db, "INSERT INTO checks (name, type, data) VALUES ('t', 'tcp', '{\"address\":\"127.0.0.1:1\"}')")
+        .await;
+    let old = Fence::claim(&db, "w1").await.unwrap();
+    old.renew().await.unwrap();
+    old.save_streak(1, 1).await.unwrap();
+    let new = Fence::claim(&db, "w2").await.unwrap();
+    assert!(new.term() > old.term());
+
+    match old.commit_flip(1, Status::Offline).await {
+        Err(FenceError::Deposed { ours, current, holder }) => {
+            assert_eq!((ours, current, holder.as_str()), (old.term(), new.term(), "w2"));
+        }
+        other => panic!("the old term's flip was not refused: {other:?}"),
+    }
+    assert!(events(&db, 1).await.is_empty(), "a refused flip wrote an event");
+    assert_eq!(status(&db, 1).await, "online", "a refused flip changed checks.status");
+    assert!(matches!(old.save_streak(1, 2).await, Err(FenceError::Deposed { .. })));
+    assert!(matches!(old.renew().await, Err(FenceError::Deposed { .. })));
+    assert_eq!(
+        fence::load_streaks(&db).await.unwrap().get(&1),
+        Some(&1),
+        "the refused streak write changed it"
+    );
+
+    new.save_streak(1, 1).await.unwrap();
+    new.commit_flip(1, Status::Offline).await.unwrap();
+    assert_eq!(events(&db, 1).await, vec!["offline"]);
+    assert_eq!(status(&db, 1).await, "offline");
+    assert!(fence::load_streaks(&db).await.unwrap().is_empty(), "a flip resets the saved streak");
+    assert_eq!(fence::current_term(&db).await.unwrap(), (new.term(), "w2".to_string()));
+    assert!(fence::load_since(&db).await.unwrap().contains_key(&1));
+}
+
+on_every_backend!(a_deposed_term_writes_nothing);
