@@ -47,6 +47,8 @@ struct Entry {
     last_seen: Instant,
     last_seen_ms: i64,
     checks_assigned: usize,
+    /// The term this worker says it serves as controller.
+    controlling: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -68,8 +70,12 @@ impl Election {
         self.workers.get(name).is_some_and(|e| now.duration_since(e.last_seen) < self.dead_after)
     }
 
+    /// The controller heartbeats and still says it serves the current term (a controller
+    /// that restarted, or stepped down, heartbeats without it).
     fn controller_alive(&self, now: Instant) -> bool {
-        self.controller.as_deref().is_some_and(|c| self.alive(c, now))
+        self.controller.as_deref().is_some_and(|c| {
+            self.alive(c, now) && self.workers.get(c).is_some_and(|e| e.controlling == Some(self.term))
+        })
     }
 
     fn heartbeat(&mut self, hb: &Heartbeat, now: Instant) {
@@ -82,6 +88,7 @@ impl Election {
                 last_seen: now,
                 last_seen_ms: 0,
                 checks_assigned: 0,
+                controlling: None,
             }
         });
         if now.duration_since(e.last_seen) >= self.dead_after {
@@ -92,9 +99,11 @@ impl Election {
         e.last_seen = now;
         e.last_seen_ms = now_ms();
         e.checks_assigned = hb.checks_assigned;
+        e.controlling = hb.controlling;
         if let Some(t) = hb.controlling {
-            let newer = t > self.term || (t == self.term && self.controller.as_deref() != Some(&hb.name));
-            if newer && t >= self.term {
+            // Terms come from the database, so two workers never hold the same one; after a
+            // restart (term 0) the first claim heard is adopted.
+            if t > self.term || (t == self.term && self.controller.is_none()) {
                 tracing::info!(controller = %hb.name, term = t, previous = ?self.controller, "controller elected");
                 self.controller = Some(hb.name.clone());
                 self.term = t;
@@ -129,28 +138,14 @@ impl Election {
         let mut candidates: Vec<(&String, &Entry)> = self
             .workers
             .iter()
-            .filter(|(n, e)| {
-                e.has_db
-                    && now.duration_since(e.last_seen) < self.dead_after
-                    && Some(*n) != self.controller.as_ref()
-            })
+            .filter(|(_, e)| e.has_db && now.duration_since(e.last_seen) < self.dead_after)
             .collect();
         if candidates.len() > 1 {
             candidates.retain(|(n, _)| Some(*n) != self.passed_over.as_ref());
         }
         // The longest-lived worker first: it has most likely loaded everything already.
         candidates.sort_by(|a, b| a.1.first_seen.cmp(&b.1.first_seen).then(a.0.cmp(b.0)));
-        let Some((name, _)) = candidates.first() else {
-            // The dead controller itself may come back; there is no one else.
-            if let Some(c) =
-                self.controller.as_ref().filter(|c| self.workers.get(*c).is_some_and(|e| e.has_db))
-            {
-                if self.alive(c, now) {
-                    self.designated = Some((c.clone(), now));
-                }
-            }
-            return;
-        };
+        let Some((name, _)) = candidates.first() else { return };
         match &self.controller {
             Some(old) => {
                 tracing::warn!(old = %old, candidate = %name, term = self.term, "controller is silent; electing a new one")

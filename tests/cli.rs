@@ -20,7 +20,7 @@ fn help_lists_the_commands() {
     let out = bearmon(&["--help"]);
     assert!(out.status.success());
     let text = stdout(&out);
-    for cmd in ["migrate", "probe", "checks"] {
+    for cmd in ["migrate", "probe", "checks", "viewserver", "worker", "certs", "check-config"] {
         assert!(text.contains(cmd), "{cmd} missing from --help:\n{text}");
     }
 }
@@ -32,11 +32,11 @@ fn migrate_is_idempotent_and_says_what_it_applied() {
     let first = bearmon(&["migrate", "--database", &url]);
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
     assert!(stdout(&first).contains("applied 1 gobearmon tables"), "{}", stdout(&first));
-    assert!(stdout(&first).contains("2 applied, 0 already in place"), "{}", stdout(&first));
+    assert!(stdout(&first).contains("3 applied, 0 already in place"), "{}", stdout(&first));
     let second = bearmon(&["migrate", "--database", &url]);
     assert!(second.status.success());
     assert!(
-        stdout(&second).contains("schema up to date (2 migrations already applied)"),
+        stdout(&second).contains("schema up to date (3 migrations already applied)"),
         "{}",
         stdout(&second)
     );
@@ -83,4 +83,83 @@ fn probe_runs_one_check() {
     let out = bearmon(&["probe", "--type", "tcp", "--data", "{\"address\": 5}"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stdout(&out).contains("invalid: check 0: field address"), "{}", stdout(&out));
+}
+
+#[test]
+fn the_sample_configs_are_valid() {
+    for f in ["configs/viewserver.toml", "configs/worker.toml"] {
+        let out = bearmon(&["check-config", f]);
+        assert!(out.status.success(), "{f}: {}", stdout(&out));
+    }
+}
+
+#[test]
+fn a_bad_config_or_flag_stops_the_node_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("w.toml");
+    std::fs::write(
+        &cfg,
+        "name = \"w1\"\nviewserver = \"http://127.0.0.1:1\"\nsecret = \"12345678\"\nconfirmation = 3\n",
+    )
+    .unwrap();
+    let out = bearmon(&["worker", "--config", cfg.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("confirmation") && err.contains("w.toml"), "{err}");
+
+    let out = bearmon(&[
+        "worker",
+        "--name",
+        "w1",
+        "--viewserver",
+        "http://127.0.0.1:1",
+        "--secret",
+        "12345678",
+        "--confirmations",
+        "0",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("`confirmations`"), "{err}");
+
+    let out = bearmon(&["viewserver", "--listen", "nonsense", "--secret", "12345678"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("`listen`"), "{err}");
+    let out = Command::new(env!("CARGO_BIN_EXE_bearmon"))
+        .arg("viewserver")
+        .env_remove("BEARMON_SECRET")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("`secret`") && err.contains("BEARMON_SECRET"), "{err}");
+
+    std::fs::write(&cfg, "[timing]\nheartbeat_secs = -1\n").unwrap();
+    let out = bearmon(&["check-config", "--role", "viewserver", cfg.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("timing.heartbeat_secs"), "{}", stdout(&out));
+}
+
+#[test]
+fn a_worker_retries_an_unreachable_viewserver_and_database() {
+    use common::cluster::{Node, Scratch, worker_args};
+    let scratch = Scratch::new("");
+    // Nothing listens on port 1; the database server does not exist.
+    let db = "postgres://bearmon:x@127.0.0.1:1/none";
+    let node = Node::start("w1", &worker_args(&scratch.config(), "w1", "http://127.0.0.1:1", Some(db), 2));
+    // A connection attempt gives up after the pool's 10 s acquire timeout.
+    let start = std::time::Instant::now();
+    while !(node.logged("viewserver unreachable") && node.logged("database unreachable; retrying"))
+        && start.elapsed() < std::time::Duration::from_secs(20)
+    {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert!(node.logged("viewserver unreachable"), "{}", node.log_text());
+    assert!(node.logged("database unreachable; retrying"), "{}", node.log_text());
+    assert!(!node.log_text().contains("panicked"), "{}", node.log_text());
+    let metrics = Command::new("curl").args(["-s", &format!("{}/metrics", node.url)]).output();
+    if let Ok(m) = metrics {
+        assert!(String::from_utf8_lossy(&m.stdout).contains("bearmon_check_runs"), "the node still serves");
+    }
 }

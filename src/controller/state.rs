@@ -167,7 +167,7 @@ impl Inner {
     /// Records a sync from `worker`; true when it was not a live member before.
     pub fn touch_member(&mut self, worker: &str, url: &str, now: Instant) -> bool {
         let fresh =
-            !self.members.get(worker).is_some_and(|m| now.duration_since(m.last_sync) < self.dead_after);
+            self.members.get(worker).is_none_or(|m| now.duration_since(m.last_sync) >= self.dead_after);
         let m = self
             .members
             .entry(worker.to_string())
