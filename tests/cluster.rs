@@ -219,6 +219,12 @@ async fn a_single_worker_flips_checks_and_reports_degraded() {
     outage_flips_once(&c, &db, &mut target, id, &[]).await;
     let v = c.cluster().await;
     assert_eq!(v["degraded"], true, "{v}");
+    assert!(
+        c.workers[0].logged("cluster degraded"),
+        "degraded is logged:
+{}",
+        c.workers[0].log_text()
+    );
     let metrics = reqwest::get(format!("{}/metrics", c.vs.url)).await.unwrap().text().await.unwrap();
     assert!(metrics.contains("bearmon_cluster_degraded 1"), "{metrics}");
 }

@@ -311,6 +311,7 @@ impl Controller {
         let mut last_poll = Instant::now();
         let mut renew_failing = false;
         let mut poll_failing = false;
+        let mut was_degraded = false;
         loop {
             let hinted = tokio::select! {
                 () = tokio::time::sleep(tick) => false,
@@ -378,7 +379,24 @@ impl Controller {
                 }
                 let live = inner.live(now).len();
                 self.metrics.workers_live.set(live as i64);
-                self.metrics.degraded.set(i64::from(live < self.confirmations));
+                let degraded = live < self.confirmations;
+                self.metrics.degraded.set(i64::from(degraded));
+                if degraded != was_degraded && self.assigning.load(std::sync::atomic::Ordering::Relaxed) {
+                    if degraded {
+                        tracing::warn!(
+                            live,
+                            confirmations = self.confirmations,
+                            "cluster degraded: fewer live workers than confirmations; flipping with the workers there are"
+                        );
+                    } else {
+                        tracing::info!(
+                            live,
+                            confirmations = self.confirmations,
+                            "cluster no longer degraded"
+                        );
+                    }
+                    was_degraded = degraded;
+                }
             }
             self.dispatch(out);
         }
