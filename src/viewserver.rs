@@ -278,13 +278,10 @@ async fn heartbeat(
     Extension(PeerNode(node)): Extension<PeerNode>,
     body: axum::body::Bytes,
 ) -> Response {
-    let hb: Heartbeat = match serde_json::from_slice(&body) {
+    let hb = match node::decode_from("heartbeat", &body, &node, |h: &Heartbeat| &h.name) {
         Ok(hb) => hb,
-        Err(e) => return json_error(StatusCode::BAD_REQUEST, format!("heartbeat: {e}")),
+        Err((status, why)) => return json_error(status, why),
     };
-    if hb.name != node {
-        return json_error(StatusCode::FORBIDDEN, format!("heartbeat for {:?} signed by {node:?}", hb.name));
-    }
     let now = Instant::now();
     let view = {
         let mut s = shared.lock();

@@ -40,6 +40,26 @@ pub fn json_error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, axum::Json(proto::ErrorBody { error: message.into() })).into_response()
 }
 
+/// Decodes a node request's JSON body that names its sender (`claimed(&msg)`), and checks
+/// that name is the node that signed it. On failure, the status (400 or 403) and why.
+///
+/// # Errors
+/// The status and message to answer with.
+pub fn decode_from<T: serde::de::DeserializeOwned>(
+    what: &str,
+    body: &[u8],
+    signer: &str,
+    claimed: impl Fn(&T) -> &str,
+) -> Result<T, (StatusCode, String)> {
+    let msg: T =
+        serde_json::from_slice(body).map_err(|e| (StatusCode::BAD_REQUEST, format!("{what}: {e}")))?;
+    let name = claimed(&msg);
+    if name != signer {
+        return Err((StatusCode::FORBIDDEN, format!("{what} for {name:?} signed by {signer:?}")));
+    }
+    Ok(msg)
+}
+
 /// Middleware for the `/cluster/*` routes: verifies the signature (and, with TLS, that the
 /// client certificate names the signing node), or answers 401 and logs who tried.
 pub async fn require_signature(State(auth): State<Arc<AuthLayer>>, req: Request, next: Next) -> Response {

@@ -405,13 +405,10 @@ async fn sync(
     Extension(PeerNode(node)): Extension<PeerNode>,
     body: axum::body::Bytes,
 ) -> Response {
-    let req: SyncRequest = match serde_json::from_slice(&body) {
+    let req = match node::decode_from("sync", &body, &node, |r: &SyncRequest| &r.worker) {
         Ok(r) => r,
-        Err(e) => return json_error(StatusCode::BAD_REQUEST, format!("sync: {e}")),
+        Err((status, why)) => return json_error(status, why),
     };
-    if req.worker != node {
-        return json_error(StatusCode::FORBIDDEN, format!("sync for {:?} signed by {node:?}", req.worker));
-    }
     let Some(c) = shared.controller() else {
         return json_error(StatusCode::CONFLICT, "this node is not the controller");
     };
