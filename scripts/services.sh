@@ -5,7 +5,7 @@
 #   BEARMON_TEST_PG     postgres://bearmon:bearmon@127.0.0.1:PORT/postgres
 # stop_services stops both and removes the directory.
 
-BM_PACKAGES="mariadb-server postgresql dnsmasq-base nftables iproute2"
+BM_PACKAGES="mariadb-server postgresql dnsmasq-base nftables iproute2 python3-aiosmtpd"
 
 install_missing() {
   local missing=()
@@ -14,6 +14,8 @@ install_missing() {
   command -v dnsmasq >/dev/null || missing+=(dnsmasq-base)
   command -v nft >/dev/null || missing+=(nftables)
   command -v ip >/dev/null || missing+=(iproute2)
+  # The SMTP server the alert tests talk to (Debian's python, not a pyenv one).
+  /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || missing+=(python3-aiosmtpd)
   if [ ${#missing[@]} -gt 0 ]; then
     echo "installing: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::alert::{AlertsConfig, SmtpConfig, TwilioConfig};
 use crate::node::TlsFiles;
 
 #[derive(Debug, thiserror::Error)]
@@ -99,6 +100,10 @@ pub struct ViewserverFile {
     #[serde(default)]
     pub timing: Timing,
     pub tls: Option<TlsFiles>,
+    /// For admin mail ("controller failed without replacement").
+    pub smtp: Option<SmtpConfig>,
+    #[serde(default)]
+    pub alerts: AlertsConfig,
 }
 
 /// A worker's config file.
@@ -121,6 +126,10 @@ pub struct WorkerFile {
     #[serde(default)]
     pub timing: Timing,
     pub tls: Option<TlsFiles>,
+    pub smtp: Option<SmtpConfig>,
+    pub twilio: Option<TwilioConfig>,
+    #[serde(default)]
+    pub alerts: AlertsConfig,
 }
 
 /// Reads and parses a TOML file; `None` gives the defaults.
@@ -153,6 +162,8 @@ pub struct ViewserverConfig {
     pub secret: String,
     pub timing: Timing,
     pub tls: Option<TlsFiles>,
+    pub smtp: Option<SmtpConfig>,
+    pub alerts: AlertsConfig,
 }
 
 impl ViewserverConfig {
@@ -172,6 +183,8 @@ impl ViewserverConfig {
             secret: secret(secret_flag.or(file.secret))?,
             timing: file.timing,
             tls: file.tls,
+            smtp: file.smtp,
+            alerts: file.alerts,
         })
     }
 }
@@ -190,6 +203,9 @@ pub struct WorkerConfig {
     pub dns_server: Option<String>,
     pub timing: Timing,
     pub tls: Option<TlsFiles>,
+    pub smtp: Option<SmtpConfig>,
+    pub twilio: Option<TwilioConfig>,
+    pub alerts: AlertsConfig,
 }
 
 /// Worker flags, each `None` when not given.
@@ -271,6 +287,9 @@ impl WorkerConfig {
             dns_server: file.dns_server,
             timing: file.timing,
             tls: file.tls,
+            smtp: file.smtp,
+            twilio: file.twilio,
+            alerts: file.alerts,
         })
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! # Layout
 //!
-//! - [`cli`]: the command line (`bearmon migrate`, `bearmon probe`, `bearmon checks`).
+//! - [`cli`]: the command line.
 //! - [`db`]: one handle over MySQL/MariaDB, PostgreSQL and SQLite, and the migrations in
 //!   `migrations/<backend>/`.
 //! - [`store`]: gobearmon's `checks`, `alerts`, `contacts` read into memory and kept current
@@ -11,10 +11,17 @@
 //!   each, behind the closed enum [`check::CheckSpec`]; a run always ends by its deadline.
 //! - [`decide`]: the pure confirmations/delay state machine that says whom to ask and when a
 //!   check flips.
+//! - [`config`]: node config files, flags and environment.
+//! - [`node`]: what nodes share: wire messages, request signing, mutual TLS, the HTTP
+//!   server and client.
+//! - [`viewserver`], [`worker`], [`controller`]: the three cluster roles.
+//! - [`alert`]: the outbox, the contact kinds and their senders.
+//! - [`metrics`]: Prometheus metrics.
 //! - [`telemetry`]: logging set-up.
 //!
 //! ARCHITECTURE.md at the repository root shows how these fit together.
 
+pub mod alert;
 pub mod check;
 pub mod cli;
 pub mod config;

@@ -33,6 +33,13 @@ pub struct Metrics {
     pub checks_assigned: Gauge,
     /// Requests refused by signature or certificate checks.
     pub auth_refused: Counter,
+    /// Notifications delivered, by contact kind.
+    pub alerts_sent: Family<Labels, Counter>,
+    /// Failed notification attempts, by contact kind and reason (`retrying`, `permanent`,
+    /// `gave_up`, `invalid_contact`, `no_contact`).
+    pub alerts_failed: Family<Labels, Counter>,
+    /// Outbox rows not yet delivered or given up (controller only).
+    pub outbox_pending: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -89,8 +96,25 @@ impl Metrics {
         r.register("bearmon_checks_assigned", "Checks this worker runs", checks_assigned.clone());
         let auth_refused = Counter::default();
         r.register("bearmon_auth_refused", "Node requests refused by authentication", auth_refused.clone());
+        let alerts_sent = Family::<Labels, Counter>::default();
+        r.register("bearmon_alerts_sent", "Notifications delivered, by contact kind", alerts_sent.clone());
+        let alerts_failed = Family::<Labels, Counter>::default();
+        r.register(
+            "bearmon_alerts_failed",
+            "Failed notification attempts, by contact kind and reason",
+            alerts_failed.clone(),
+        );
+        let outbox_pending = Gauge::default();
+        r.register(
+            "bearmon_outbox_pending",
+            "Notifications not yet delivered or given up",
+            outbox_pending.clone(),
+        );
         Metrics {
             registry: Arc::new(r),
+            alerts_sent,
+            alerts_failed,
+            outbox_pending,
             controller_term,
             workers_live,
             degraded,

@@ -20,6 +20,8 @@ use axum::{Extension, Json, Router};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::alert::Notifier;
+use crate::alert::admin::AdminMail;
 use crate::config::ViewserverConfig;
 use crate::metrics::Metrics;
 use crate::node::auth::now_ms;
@@ -37,6 +39,8 @@ pub enum ViewserverError {
     Tls(#[from] node::tls::TlsError),
     #[error(transparent)]
     Client(#[from] node::ClientError),
+    #[error(transparent)]
+    Alert(#[from] crate::alert::AlertError),
 }
 
 #[derive(Debug, Clone)]
@@ -63,6 +67,8 @@ struct Election {
     designated: Option<(String, Instant)>,
     /// A designee that did not claim a term in time: others are preferred next.
     passed_over: Option<String>,
+    /// The controller is dead and no candidate is left (reported once).
+    orphaned: bool,
 }
 
 impl Election {
@@ -117,19 +123,21 @@ impl Election {
     }
 
     /// Picks a new controller candidate when there is no live controller.
-    fn elect(&mut self, now: Instant) {
+    /// Returns the name of a controller that died with no candidate to replace it (once).
+    fn elect(&mut self, now: Instant) -> Option<String> {
         if self.controller_alive(now) {
             self.designated = None;
-            return;
+            self.orphaned = false;
+            return None;
         }
         // After a (re)start, wait one dead-node timeout: the current controller, if any,
         // announces itself in that time.
         if now.duration_since(self.started) < self.dead_after {
-            return;
+            return None;
         }
         if let Some((d, since)) = &self.designated {
             if self.alive(d, now) && now.duration_since(*since) < self.dead_after {
-                return;
+                return None;
             }
             tracing::warn!(worker = %d, "designated controller did not take over in time; asking another");
             self.passed_over = Some(d.clone());
@@ -145,7 +153,14 @@ impl Election {
         }
         // The longest-lived worker first: it has most likely loaded everything already.
         candidates.sort_by(|a, b| a.1.first_seen.cmp(&b.1.first_seen).then(a.0.cmp(b.0)));
-        let Some((name, _)) = candidates.first() else { return };
+        let Some((name, _)) = candidates.first() else {
+            let lost = self.controller.clone().filter(|_| !self.orphaned);
+            if let Some(c) = &lost {
+                tracing::error!(controller = %c, "controller failed without replacement: no live worker has a database");
+                self.orphaned = true;
+            }
+            return lost;
+        };
         match &self.controller {
             Some(old) => {
                 tracing::warn!(old = %old, candidate = %name, term = self.term, "controller is silent; electing a new one")
@@ -153,6 +168,7 @@ impl Election {
             None => tracing::info!(candidate = %name, "no controller; electing one"),
         }
         self.designated = Some(((*name).clone(), now));
+        None
     }
 
     fn view(&self, now: Instant, for_worker: Option<&str>) -> ClusterView {
@@ -192,6 +208,7 @@ struct Shared {
     state: Mutex<Election>,
     metrics: Metrics,
     client: NodeClient,
+    admin: AdminMail,
 }
 
 impl Shared {
@@ -228,9 +245,11 @@ pub async fn run(
             confirmations: None,
             designated: None,
             passed_over: None,
+            orphaned: false,
         }),
         metrics: metrics.clone(),
         client: NodeClient::new("viewserver", signer.clone(), tls.as_ref())?,
+        admin: AdminMail::new(Notifier::new(cfg.smtp.as_ref(), None, cfg.alerts.clone())?),
     });
     let auth = Arc::new(AuthLayer { signer: signer.clone(), metrics: metrics.clone() });
     let cluster = Router::new()
@@ -257,12 +276,18 @@ pub async fn run(
                     () = stop.cancelled() => return,
                 }
                 let now = Instant::now();
-                let view = {
+                let (view, lost) = {
                     let mut s = shared.lock();
-                    s.elect(now);
+                    let lost = s.elect(now);
                     s.workers.retain(|_, e| now.duration_since(e.last_seen) < FORGET_AFTER);
-                    s.view(now, None)
+                    (s.view(now, None), lost)
                 };
+                if let Some(c) = lost {
+                    shared.admin.send(
+                        "bearmon: controller failed without replacement",
+                        &format!("controller {c} failed without replacement: no live worker with a database"),
+                    );
+                }
                 shared.publish(&view);
                 signer.forget_old();
             }
@@ -286,7 +311,8 @@ async fn heartbeat(
     let view = {
         let mut s = shared.lock();
         s.heartbeat(&hb, now);
-        s.elect(now);
+        // A controller lost here is reported by the ticker, outside the lock.
+        let _ = s.elect(now);
         s.view(now, Some(&hb.name))
     };
     Json(view).into_response()

@@ -32,11 +32,11 @@ fn migrate_is_idempotent_and_says_what_it_applied() {
     let first = bearmon(&["migrate", "--database", &url]);
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
     assert!(stdout(&first).contains("applied 1 gobearmon tables"), "{}", stdout(&first));
-    assert!(stdout(&first).contains("3 applied, 0 already in place"), "{}", stdout(&first));
+    assert!(stdout(&first).contains("4 applied, 0 already in place"), "{}", stdout(&first));
     let second = bearmon(&["migrate", "--database", &url]);
     assert!(second.status.success());
     assert!(
-        stdout(&second).contains("schema up to date (3 migrations already applied)"),
+        stdout(&second).contains("schema up to date (4 migrations already applied)"),
         "{}",
         stdout(&second)
     );

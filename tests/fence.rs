@@ -3,6 +3,7 @@
 
 mod common;
 
+use bearmon::alert::outbox::Flip;
 use bearmon::controller::fence::{self, Fence, FenceError};
 use bearmon::db::{Backend, Db};
 use bearmon::decide::Status;
@@ -23,6 +24,28 @@ async fn status(db: &Db, check_id: i64) -> String {
     sqlx::query(sql).bind(check_id).fetch_one(db.pool()).await.unwrap().try_get(0).unwrap()
 }
 
+fn flip(to: Status, contacts: &[i64]) -> Flip {
+    Flip {
+        check_id: 1,
+        to,
+        name: "t".into(),
+        kind: "tcp".into(),
+        data: "{}".into(),
+        message: "refused".into(),
+        contacts: contacts.to_vec(),
+    }
+}
+
+async fn outbox(db: &Db) -> Vec<(i64, i64, String)> {
+    let sql = db.sql(&format!(
+        "SELECT {}, {}, idem_key FROM bearmon_outbox ORDER BY id",
+        db.int("event_id"),
+        db.int("contact_id")
+    ));
+    let rows = sqlx::query(sql).fetch_all(db.pool()).await.unwrap();
+    rows.iter().map(|r| (r.try_get(0).unwrap(), r.try_get(1).unwrap(), r.try_get(2).unwrap())).collect()
+}
+
 async fn a_deposed_term_writes_nothing(backend: Backend) {
     let Some((db, _)) = fresh_db(backend).await else { return };
     exec(&db, "INSERT INTO checks (name, type, data) VALUES ('t', 'tcp', '{\"address\":\"127.0.0.1:1\"}')")
@@ -33,13 +56,14 @@ async fn a_deposed_term_writes_nothing(backend: Backend) {
     let new = Fence::claim(&db, "w2").await.unwrap();
     assert!(new.term() > old.term());
 
-    match old.commit_flip(1, Status::Offline).await {
+    match old.commit_flip(&flip(Status::Offline, &[5])).await {
         Err(FenceError::Deposed { ours, current, holder }) => {
             assert_eq!((ours, current, holder.as_str()), (old.term(), new.term(), "w2"));
         }
         other => panic!("the old term's flip was not refused: {other:?}"),
     }
     assert!(events(&db, 1).await.is_empty(), "a refused flip wrote an event");
+    assert!(outbox(&db).await.is_empty(), "a refused flip queued a notification");
     assert_eq!(status(&db, 1).await, "online", "a refused flip changed checks.status");
     assert!(matches!(old.save_streak(1, 2).await, Err(FenceError::Deposed { .. })));
     assert!(matches!(old.renew().await, Err(FenceError::Deposed { .. })));
@@ -50,12 +74,34 @@ async fn a_deposed_term_writes_nothing(backend: Backend) {
     );
 
     new.save_streak(1, 1).await.unwrap();
-    new.commit_flip(1, Status::Offline).await.unwrap();
+    let (problem, queued) = new.commit_flip(&flip(Status::Offline, &[5, 6])).await.unwrap();
+    assert_eq!(queued, 2);
     assert_eq!(events(&db, 1).await, vec!["offline"]);
+    assert!(
+        matches!(old.claim_outbox(1, i64::MAX).await, Err(FenceError::Deposed { .. })),
+        "a deposed term claimed"
+    );
     assert_eq!(status(&db, 1).await, "offline");
     assert!(fence::load_streaks(&db).await.unwrap().is_empty(), "a flip resets the saved streak");
     assert_eq!(fence::current_term(&db).await.unwrap(), (new.term(), "w2".to_string()));
     assert!(fence::load_since(&db).await.unwrap().contains_key(&1));
+
+    // The recovery goes to its own alerts' contacts and to everyone told of the problem.
+    let (recovery, queued) = new.commit_flip(&flip(Status::Online, &[7])).await.unwrap();
+    assert_eq!(queued, 3);
+    let rows = outbox(&db).await;
+    let want = vec![
+        (problem, 5, format!("bm-{problem}-5")),
+        (problem, 6, format!("bm-{problem}-6")),
+        (recovery, 5, format!("bm-{recovery}-5")),
+        (recovery, 6, format!("bm-{recovery}-6")),
+        (recovery, 7, format!("bm-{recovery}-7")),
+    ];
+    assert_eq!(rows, want);
+    // A claim is won once.
+    let d = new.claim_outbox(1, i64::MAX).await.unwrap().expect("the first claim wins");
+    assert_eq!((d.event_id, d.contact_id, d.attempts), (problem, 5, 1));
+    assert!(new.claim_outbox(1, i64::MAX).await.unwrap().is_none(), "a claimed row was claimed again");
 }
 
 on_every_backend!(a_deposed_term_writes_nothing);

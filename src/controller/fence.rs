@@ -13,8 +13,9 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
+use crate::alert::Delivery;
+use crate::alert::outbox::{self, Flip};
 use crate::db::{Backend, Db};
-use crate::decide::Status;
 use crate::node::auth::now_ms;
 
 #[derive(Debug, thiserror::Error)]
@@ -86,21 +87,35 @@ impl Fence {
         Ok(())
     }
 
-    /// Commits a flip: the new `checks.status`, its `check_events` row and the reset streak,
-    /// all or nothing, and only under a current term.
+    /// Commits a flip: the new `checks.status`, its `check_events` row, one outbox row per
+    /// contact to notify and the reset streak, all or nothing, and only under a current term.
+    /// Returns the event id and how many notifications were queued.
     ///
     /// # Errors
     /// [`FenceError::Deposed`] (nothing written) or [`FenceError::Db`].
-    pub async fn commit_flip(&self, check_id: i64, to: Status) -> Result<(), FenceError> {
+    pub async fn commit_flip(&self, flip: &Flip) -> Result<(i64, usize), FenceError> {
         let mut tx = self.db.pool().begin().await?;
         self.guard(&mut tx).await?;
         let sql = self.db.sql("UPDATE checks SET status = ? WHERE id = ?");
-        sqlx::query(sql).bind(to.as_str()).bind(check_id).execute(&mut *tx).await?;
-        let sql = self.db.sql("INSERT INTO check_events (check_id, type) VALUES (?, ?)");
-        sqlx::query(sql).bind(check_id).bind(to.as_str()).execute(&mut *tx).await?;
-        self.write_streak(&mut tx, check_id, 0).await?;
+        sqlx::query(sql).bind(flip.to.as_str()).bind(flip.check_id).execute(&mut *tx).await?;
+        let event = outbox::insert_event(&self.db, &mut tx, flip.check_id, flip.to).await?;
+        let queued = outbox::enqueue(&self.db, &mut tx, event, flip).await?;
+        self.write_streak(&mut tx, flip.check_id, 0).await?;
         tx.commit().await?;
-        Ok(())
+        Ok((event, queued))
+    }
+
+    /// Claims outbox row `id` for this term until `lease_until` (unix ms); `None` when
+    /// another claim won or the row is not due.
+    ///
+    /// # Errors
+    /// [`FenceError::Deposed`] (nothing claimed) or [`FenceError::Db`].
+    pub async fn claim_outbox(&self, id: i64, lease_until: i64) -> Result<Option<Delivery>, FenceError> {
+        let mut tx = self.db.pool().begin().await?;
+        self.guard(&mut tx).await?;
+        let d = outbox::claim(&self.db, &mut tx, id, self.term, lease_until).await?;
+        tx.commit().await?;
+        Ok(d)
     }
 
     /// Records a check's confirmation streak, so a new controller continues it.

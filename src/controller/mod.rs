@@ -18,6 +18,9 @@ use serde::Serialize;
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
+use crate::alert::admin::AdminMail;
+use crate::alert::outbox::{self, Outcome as SendOutcome};
+use crate::alert::{Delivery, Notifier, dispatch};
 use crate::config::Timing;
 use crate::db::Db;
 use crate::metrics::Metrics;
@@ -25,6 +28,11 @@ use crate::node::NodeClient;
 use crate::node::proto::{AskMsg, AskRequest, AssignmentMsg, SyncRequest, SyncResponse};
 use crate::store::{Store, StoreError, Watcher};
 pub use fence::{Fence, FenceError};
+
+/// Every this many successive database errors, the admin is mailed (gobearmon: 10).
+const DB_FAILURES_MAILED: u64 = 10;
+/// Sends in flight at once.
+const MAX_SENDING: usize = 32;
 use state::{Commit, Inner, Outbox};
 
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +68,10 @@ pub struct Controller {
     metrics: Metrics,
     stop: CancellationToken,
     superseded: Notify,
+    notifier: Arc<Notifier>,
+    admin: AdminMail,
+    store: Store,
+    outbox_wake: Notify,
 }
 
 impl std::fmt::Debug for Controller {
@@ -104,6 +116,18 @@ fn rfc3339(ms: i64) -> Option<String> {
     t.format(&time::format_description::well_known::Rfc3339).ok()
 }
 
+/// What a worker hands its controller.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    /// The worker's name, recorded as the term's holder.
+    pub name: String,
+    pub confirmations: usize,
+    pub timing: Timing,
+    pub client: NodeClient,
+    pub metrics: Metrics,
+    pub notifier: Arc<Notifier>,
+}
+
 impl Controller {
     /// Claims a term and loads the checks; the controller then runs until deposed or until
     /// `parent` is cancelled.
@@ -111,15 +135,12 @@ impl Controller {
     /// # Errors
     /// [`ControllerError`] when the database cannot be reached or read.
     pub async fn start(
-        name: &str,
+        setup: Setup,
         db: Db,
-        confirmations: usize,
-        timing: Timing,
-        client: NodeClient,
-        metrics: Metrics,
         parent: &CancellationToken,
     ) -> Result<Arc<Controller>, ControllerError> {
-        let fence = Fence::claim(&db, name).await?;
+        let Setup { name, confirmations, timing, client, metrics, notifier } = setup;
+        let fence = Fence::claim(&db, &name).await?;
         // Loaded after the claim: every write of an earlier term is committed (or refused) by
         // now, so nothing it flipped is flipped again.
         let watcher = Watcher::start(Store::new(db.clone())).await?;
@@ -130,7 +151,7 @@ impl Controller {
         let (tx, rx) = mpsc::unbounded_channel();
         metrics.controller_term.set(fence.term() as i64);
         let c = Arc::new(Controller {
-            name: name.to_string(),
+            name,
             fence,
             confirmations,
             timing,
@@ -142,9 +163,14 @@ impl Controller {
             metrics,
             stop: parent.child_token(),
             superseded: Notify::new(),
+            admin: AdminMail::new(notifier.clone()),
+            notifier,
+            store: Store::new(db.clone()),
+            outbox_wake: Notify::new(),
         });
         tracing::info!(term = c.term(), checks = c.lock().checks.len(), confirmations, "controller serving");
         tokio::spawn(c.clone().commit_loop(rx));
+        tokio::spawn(c.clone().outbox_loop());
         tokio::spawn(c.clone().run_loop(watcher));
         Ok(c)
     }
@@ -292,7 +318,7 @@ impl Controller {
                     streak: s.decider.streak(),
                     last_result: s.last.as_ref().map(|l| LastResultView {
                         verdict: l.verdict,
-                        message: l.message.clone(),
+                        message: s.redacted.scrub(&l.message),
                         latency_ms: l.latency_ms,
                         at: rfc3339(l.at_ms),
                         worker: l.worker.clone(),
@@ -312,6 +338,7 @@ impl Controller {
         let mut renew_failing = false;
         let mut poll_failing = false;
         let mut was_degraded = false;
+        let mut poll_failures: u64 = 0;
         loop {
             let hinted = tokio::select! {
                 () = tokio::time::sleep(tick) => false,
@@ -353,6 +380,7 @@ impl Controller {
                             tracing::info!("reading the database again");
                         }
                         poll_failing = false;
+                        poll_failures = 0;
                         let mut inner = self.lock();
                         let assigning = self.assigning.load(std::sync::atomic::Ordering::Relaxed);
                         for d in deltas {
@@ -364,6 +392,13 @@ impl Controller {
                             tracing::warn!(error = %e, "cannot poll the database for changed checks; retrying");
                         }
                         poll_failing = true;
+                        poll_failures += 1;
+                        if poll_failures.is_multiple_of(DB_FAILURES_MAILED) {
+                            self.admin.send(
+                                "bearmon: successive database errors",
+                                &format!("Controller {} (term {}) got {poll_failures} successive database errors; the last: {e}", self.name, self.term()),
+                            );
+                        }
                     }
                 }
             }
@@ -411,22 +446,22 @@ impl Controller {
             let mut backoff = Duration::from_millis(250);
             loop {
                 let r = match &c {
-                    Commit::Flip { check_id, to } => self.fence.commit_flip(*check_id, *to).await,
+                    Commit::Flip(flip) => self.fence.commit_flip(flip).await.map(|(event, queued)| {
+                        self.metrics.check_flips.get_or_create(&vec![("to", flip.to.as_str())]).inc();
+                        tracing::info!(
+                            check = flip.check_id,
+                            to = flip.to.as_str(),
+                            event,
+                            notifications = queued,
+                            term = self.term(),
+                            "flip committed"
+                        );
+                        self.outbox_wake.notify_one();
+                    }),
                     Commit::Streak { check_id, streak } => self.fence.save_streak(*check_id, *streak).await,
                 };
                 match r {
-                    Ok(()) => {
-                        if let Commit::Flip { check_id, to } = &c {
-                            self.metrics.check_flips.get_or_create(&vec![("to", to.as_str())]).inc();
-                            tracing::info!(
-                                check = check_id,
-                                to = to.as_str(),
-                                term = self.term(),
-                                "flip committed"
-                            );
-                        }
-                        break;
-                    }
+                    Ok(()) => break,
                     Err(e @ FenceError::Deposed { .. }) => return self.depose(&e),
                     Err(e) => {
                         tracing::warn!(error = %e, commit = ?c, retry_in = ?backoff, "commit failed; retrying");
@@ -439,5 +474,82 @@ impl Controller {
                 }
             }
         }
+    }
+
+    /// Claims due outbox rows (fenced) and sends each in a task of its own.
+    async fn outbox_loop(self: Arc<Self>) {
+        let slots = Arc::new(tokio::sync::Semaphore::new(MAX_SENDING));
+        let mut last_count = Instant::now() - Duration::from_secs(60);
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_millis(500)) => {}
+                () = self.outbox_wake.notified() => {}
+                () = self.stop.cancelled() => return,
+            }
+            let db = self.fence.db();
+            if last_count.elapsed() >= Duration::from_secs(2) {
+                last_count = Instant::now();
+                if let Ok(n) = outbox::pending(db).await {
+                    self.metrics.outbox_pending.set(n);
+                }
+            }
+            let due = match outbox::due(db, self.term(), 200).await {
+                Ok(ids) => ids,
+                Err(e) => {
+                    tracing::debug!(error = %e, "cannot read the outbox; retrying");
+                    continue;
+                }
+            };
+            for id in due {
+                let Ok(slot) = slots.clone().acquire_owned().await else { return };
+                if self.stop.is_cancelled() {
+                    return;
+                }
+                let lease = Duration::from_secs_f64(self.notifier.cfg.webhook_timeout_secs.max(30.0)) * 2;
+                let lease_until = crate::node::auth::now_ms() + lease.as_millis() as i64;
+                match self.fence.claim_outbox(id, lease_until).await {
+                    Ok(Some(d)) => {
+                        let me = self.clone();
+                        tokio::spawn(async move {
+                            let _slot = slot;
+                            me.send(d).await;
+                        });
+                    }
+                    Ok(None) => {}
+                    Err(e @ FenceError::Deposed { .. }) => return self.depose(&e),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot claim an outbox row; retrying");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn send(&self, d: Delivery) {
+        let outcome = dispatch::attempt(&self.notifier, &self.store, &self.metrics, &d).await;
+        let mut backoff = Duration::from_millis(250);
+        // The send happened (or not); its record must not be lost to a database hiccup.
+        for _ in 0..8 {
+            match outbox::record(self.fence.db(), d.outbox_id, d.event.check_id, self.term(), &outcome).await
+            {
+                Ok(true) => {
+                    if matches!(outcome, SendOutcome::Retry { .. }) {
+                        self.outbox_wake.notify_one();
+                    }
+                    return;
+                }
+                Ok(false) => {
+                    tracing::warn!(outbox = d.outbox_id, key = %d.idem_key, "outbox row was taken over by a newer controller; its attempt is recorded only in the attempts table");
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(outbox = d.outbox_id, error = %e, "cannot record a delivery attempt; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                }
+            }
+        }
+        tracing::error!(outbox = d.outbox_id, key = %d.idem_key, "could not record a delivery attempt; the row will be retried after its lease (same idempotency key)");
     }
 }

@@ -7,8 +7,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::assign::Assignment;
+use crate::alert::Redacted;
+use crate::alert::outbox::Flip;
 use crate::check::{CheckSpec, Verdict};
-use crate::decide::{Action, Decider, Report, Status};
+use crate::decide::{Action, Decider, Report};
 use crate::node::auth::now_ms;
 use crate::node::proto::{AskMsg, CheckMsg, ResultMsg};
 use crate::store::{CheckDef, Delta};
@@ -20,9 +22,9 @@ pub const SELF_VOTER: &str = "@controller";
 const ASK_SLACK: Duration = Duration::from_secs(5);
 
 /// A write the controller must make, in order, fenced by its term.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Commit {
-    Flip { check_id: i64, to: Status },
+    Flip(Flip),
     Streak { check_id: i64, streak: u32 },
 }
 
@@ -46,6 +48,8 @@ pub struct LastResult {
 #[derive(Debug)]
 pub struct CheckState {
     pub def: Arc<CheckDef>,
+    /// The data with its secrets replaced, and the scrubber for messages.
+    pub redacted: Redacted,
     pub decider: Decider,
     next_round: u64,
     round_opened: Option<Instant>,
@@ -68,6 +72,7 @@ impl CheckState {
         let now = Instant::now();
         CheckState {
             decider: Decider::new(def.id, def.status).with_streak(streak),
+            redacted: Redacted::new(&def.data),
             def,
             next_round: 1,
             round_opened: None,
@@ -302,7 +307,22 @@ impl Inner {
                 Action::Flip { to, round, .. } => {
                     tracing::info!(check = id, name = %st.def.name, to = to.as_str(), round, "check flips");
                     st.since_ms = Some(now_ms());
-                    out.commits.push(Commit::Flip { check_id: id, to });
+                    let message = st.last.as_ref().map(|l| st.redacted.scrub(&l.message)).unwrap_or_default();
+                    out.commits.push(Commit::Flip(Flip {
+                        check_id: id,
+                        to,
+                        name: st.def.name.clone(),
+                        kind: st.def.kind.clone(),
+                        data: st.redacted.data.clone(),
+                        message,
+                        contacts: st
+                            .def
+                            .alerts
+                            .iter()
+                            .filter(|a| a.when.matches(to))
+                            .map(|a| a.contact_id)
+                            .collect(),
+                    }));
                     wrote_streak = true;
                     st.waiting.clear();
                 }
@@ -402,6 +422,9 @@ impl Inner {
                     Some(st) => {
                         // The status in memory is newer than the row (our own flip commit
                         // triggers this reload); keep the decider.
+                        if st.def.data != def.data {
+                            st.redacted = Redacted::new(&def.data);
+                        }
                         st.def = def;
                     }
                     None => {

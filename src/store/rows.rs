@@ -16,9 +16,6 @@ use crate::decide::Status;
 /// Ids per `IN (...)` list, well under every backend's parameter limit.
 const CHUNK: usize = 500;
 
-/// Contact kinds gobearmon knew, plus bearmon's JSON `webhook`.
-pub const CONTACT_KINDS: [&str; 5] = ["email", "sms", "voice", "http", "webhook"];
-
 /// Row access over one database.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -102,20 +99,13 @@ impl Store {
             let id: i64 = row.try_get(0).map_err(read_err("contacts"))?;
             let kind: String = row.try_get(1).unwrap_or_default();
             let data: String = row.try_get(2).unwrap_or_default();
-            let mut problems = Vec::new();
-            if !CONTACT_KINDS.contains(&kind.as_str()) {
-                problems.push(RowProblem {
-                    table: "contacts",
-                    id,
-                    field: "type".into(),
-                    reason: format!(
-                        "unknown contact type {kind:?}; expected one of {}",
-                        CONTACT_KINDS.join(", ")
-                    ),
-                });
+            let mut contact = Contact { id, kind, data, problems: Vec::new() };
+            // The data is checked by the kind's own parser, so load and send agree.
+            if let Err(p) = crate::alert::contact::parse(&contact) {
+                contact.problems.push(p);
             }
-            log_problems(&problems);
-            out.insert(id, Arc::new(Contact { id, kind, data, problems }));
+            log_problems(&contact.problems);
+            out.insert(id, Arc::new(contact));
         }
         Ok(out)
     }

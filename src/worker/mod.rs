@@ -16,9 +16,10 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 
+use crate::alert::Notifier;
 use crate::check::{CheckSpec, Outcome, ProbeConfig, Probes, Verdict};
 use crate::config::WorkerConfig;
-use crate::controller::{Controller, SyncRefused};
+use crate::controller::{Controller, Setup, SyncRefused};
 use crate::db::{self, Db};
 use crate::metrics::Metrics;
 use crate::node::auth::now_ms;
@@ -39,6 +40,8 @@ pub enum WorkerError {
     Tls(#[from] node::tls::TlsError),
     #[error(transparent)]
     Client(#[from] node::ClientError),
+    #[error(transparent)]
+    Alert(#[from] crate::alert::AlertError),
 }
 
 struct Shared {
@@ -57,6 +60,7 @@ struct Shared {
     db: Mutex<Option<Db>>,
     controller: Mutex<Option<Arc<Controller>>>,
     starting_controller: std::sync::atomic::AtomicBool,
+    notifier: Arc<Notifier>,
     stop: CancellationToken,
 }
 
@@ -95,6 +99,7 @@ pub async fn run(
     stop: CancellationToken,
 ) -> Result<(), WorkerError> {
     let tls = cfg.tls.as_ref().map(NodeTls::load).transpose()?;
+    let notifier = Notifier::new(cfg.smtp.as_ref(), cfg.twilio.as_ref(), cfg.alerts.clone())?;
     let signer = Arc::new(Signer::new(&cfg.secret));
     let metrics = Metrics::new();
     let addr = listener.local_addr().map_err(|source| WorkerError::Listen { addr: cfg.listen, source })?;
@@ -116,6 +121,7 @@ pub async fn run(
         db: Mutex::new(None),
         controller: Mutex::new(None),
         starting_controller: std::sync::atomic::AtomicBool::new(false),
+        notifier,
         stop: stop.clone(),
         metrics: metrics.clone(),
         url: url.clone(),
@@ -256,16 +262,15 @@ fn on_view(shared: &Arc<Shared>, ctrl: Option<Arc<Controller>>, view: &ClusterVi
         let shared = shared.clone();
         tokio::spawn(async move {
             tracing::info!("elected by the viewserver: taking over as controller");
-            let started = Controller::start(
-                &shared.cfg.name,
-                db,
-                shared.cfg.confirmations,
-                shared.cfg.timing.clone(),
-                shared.client.clone(),
-                shared.metrics.clone(),
-                &shared.stop,
-            )
-            .await;
+            let setup = Setup {
+                name: shared.cfg.name.clone(),
+                confirmations: shared.cfg.confirmations,
+                timing: shared.cfg.timing.clone(),
+                client: shared.client.clone(),
+                metrics: shared.metrics.clone(),
+                notifier: shared.notifier.clone(),
+            };
+            let started = Controller::start(setup, db, &shared.stop).await;
             match started {
                 Ok(c) => {
                     *lock(&shared.controller) = Some(c.clone());

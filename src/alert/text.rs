@@ -1,0 +1,185 @@
+//! What a notification says: gobearmon's subject and body texts, with the secrets of the
+//! check's JSON taken out (gobearmon mailed Basic-auth passwords, bug 21).
+
+use serde_json::Value;
+
+/// JSON keys whose values are secrets, wherever they appear in a check's data (compared
+/// lower-case, ignoring `-` and `_`).
+const SECRET_KEYS: &[&str] = &[
+    "password",
+    "passwd",
+    "pass",
+    "secret",
+    "token",
+    "apikey",
+    "accesstoken",
+    "authorization",
+    "auth",
+    "cookie",
+    "privatekey",
+    "xapikey",
+    "bearer",
+    "clientsecret",
+];
+
+const REDACTED: &str = "***";
+
+fn is_secret_key(k: &str) -> bool {
+    let norm: String = k.chars().filter(|c| *c != '-' && *c != '_').collect::<String>().to_ascii_lowercase();
+    SECRET_KEYS.contains(&norm.as_str())
+        || norm.ends_with("token")
+        || norm.ends_with("secret")
+        || norm.ends_with("password")
+}
+
+fn walk(v: &mut Value, found: &mut Vec<String>) {
+    match v {
+        Value::Object(map) => {
+            for (k, val) in map.iter_mut() {
+                if is_secret_key(k) {
+                    match val {
+                        Value::String(s) if !s.is_empty() => found.push(s.clone()),
+                        Value::Null => continue,
+                        _ => {}
+                    }
+                    *val = Value::String(REDACTED.into());
+                } else {
+                    walk(val, found);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|i| walk(i, found)),
+        Value::String(s) => {
+            // Passwords in URLs: https://user:secret@host/
+            if let Ok(mut u) = url::Url::parse(s)
+                && let Some(p) = u.password().map(str::to_string)
+            {
+                found.push(p);
+                let _ = u.set_password(Some(REDACTED));
+                *s = u.to_string();
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A check's data with its secrets replaced, and the secret values found (to scrub them
+/// from messages too, which may quote a URL or a header).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redacted {
+    pub data: String,
+    secrets: Vec<String>,
+}
+
+impl Redacted {
+    /// Redacts `data`; JSON that does not parse is withheld entirely.
+    pub fn new(data: &str) -> Self {
+        match serde_json::from_str::<Value>(data) {
+            Ok(mut v) => {
+                let mut secrets = Vec::new();
+                walk(&mut v, &mut secrets);
+                // Longest first, so a secret containing another is scrubbed whole.
+                secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+                secrets.dedup();
+                Redacted { data: v.to_string(), secrets }
+            }
+            Err(_) => Redacted { data: "(withheld: not valid JSON)".into(), secrets: Vec::new() },
+        }
+    }
+
+    /// `text` with every secret of the check replaced.
+    pub fn scrub(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for s in &self.secrets {
+            if s.len() >= 3 {
+                out = out.replace(s.as_str(), REDACTED);
+            }
+        }
+        out
+    }
+}
+
+/// What a notification is about: one flip of one check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub check_id: i64,
+    pub check_name: String,
+    pub check_type: String,
+    /// The check's data, redacted.
+    pub check_data: String,
+    /// `online` or `offline`.
+    pub status: String,
+    /// The result message that confirmed the flip, scrubbed.
+    pub message: String,
+}
+
+/// E-mail subject: `Check offline: my http check`.
+pub fn subject(e: &Event) -> String {
+    format!("Check {}: {}", e.status, e.check_name)
+}
+
+/// The first line of the e-mail body, and the SMS text.
+pub fn headline(e: &Event) -> String {
+    if e.status == "online" {
+        format!("Check [{}] is now online.", e.check_name)
+    } else {
+        format!("Check [{}] is now {}: {}", e.check_name, e.status, e.message)
+    }
+}
+
+/// The e-mail body: gobearmon's text, signed by bearmon.
+pub fn email_body(e: &Event) -> String {
+    format!(
+        "{}\n\nID: {}\nName: {}\nType: {}\nData: {}\n\nbearmon",
+        headline(e),
+        e.check_id,
+        e.check_name,
+        e.check_type,
+        e.check_data
+    )
+}
+
+/// What a voice call says.
+pub fn voice(e: &Event) -> String {
+    format!(
+        "This is a monitoring-related call from bear mon . The check . {} . has been recorded . {} . Reason is . {}",
+        e.check_name, e.status, e.message
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_replaced_everywhere() {
+        let r = Redacted::new(
+            r#"{"url":"https://bob:hunter22@example.com/x","username":"bob","password":"pw-secret-1","headers":{"Authorization":"Bearer tok-123","X-Api-Key":"k-456","Accept":"json"}}"#,
+        );
+        for s in ["hunter22", "pw-secret-1", "tok-123", "k-456"] {
+            assert!(!r.data.contains(s), "{s} in {}", r.data);
+        }
+        assert!(r.data.contains("\"username\":\"bob\"") && r.data.contains("json"), "{}", r.data);
+        assert_eq!(
+            r.scrub("GET https://bob:hunter22@example.com/x: 401 for pw-secret-1"),
+            "GET https://bob:***@example.com/x: 401 for ***"
+        );
+    }
+
+    #[test]
+    fn gobearmon_texts() {
+        let e = Event {
+            check_id: 7,
+            check_name: "my http check".into(),
+            check_type: "http".into(),
+            check_data: "{}".into(),
+            status: "offline".into(),
+            message: "HTTP 503".into(),
+        };
+        assert_eq!(subject(&e), "Check offline: my http check");
+        assert_eq!(headline(&e), "Check [my http check] is now offline: HTTP 503");
+        assert!(email_body(&e).starts_with("Check [my http check] is now offline: HTTP 503\n\nID: 7\nName: my http check\nType: http\nData: {}\n\n"));
+        let up = Event { status: "online".into(), message: String::new(), ..e };
+        assert_eq!(headline(&up), "Check [my http check] is now online.");
+    }
+}
