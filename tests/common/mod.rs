@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod receivers;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
