@@ -6,9 +6,13 @@ mod common;
 use std::time::{Duration, Instant};
 
 use bearmon::alert::contact::parse;
-use bearmon::alert::{AlertsConfig, Delivery, Event, Notifier, SendError, SmtpConfig, Target, TwilioConfig, web};
+use bearmon::alert::{
+    AlertsConfig, Delivery, Event, Notifier, SendError, SmtpConfig, Target, TwilioConfig, web,
+};
 use bearmon::store::Contact;
-use common::receivers::{FAILING_NUMBER, INVALID_NUMBER, Mode, Receiver, SmtpSink, TWILIO_SID, TWILIO_TOKEN, TwilioStandIn};
+use common::receivers::{
+    FAILING_NUMBER, INVALID_NUMBER, Mode, Receiver, SmtpSink, TWILIO_SID, TWILIO_TOKEN, TwilioStandIn,
+};
 
 fn delivery(status: &str, message: &str) -> Delivery {
     Delivery {
@@ -79,7 +83,9 @@ async fn email_over_starttls() {
     std::fs::write(&cert_pem, pem("CERTIFICATE", cert.as_ref())).unwrap();
     std::fs::write(&key_pem, pem("PRIVATE KEY", key.secret_der())).unwrap();
     let sink = SmtpSink::start(Some((&cert_pem, &key_pem)));
-    let n = Notifier::new(Some(&smtp(sink.port, true, Some(cert_pem.clone()))), None, AlertsConfig::default()).unwrap();
+    let n =
+        Notifier::new(Some(&smtp(sink.port, true, Some(cert_pem.clone()))), None, AlertsConfig::default())
+            .unwrap();
     let d = delivery("online", "");
     assert_eq!(n.deliver(&target("email", "oncall@example.com"), &d).await, Ok(None));
     let msgs = sink.messages();
@@ -148,7 +154,10 @@ async fn twilio_sms_and_voice_as_documented() {
     assert_eq!((seen[0].1["To"].as_str(), seen[0].1["From"].as_str()), ("+15551234567", "+15550000000"));
     assert_eq!(seen[1].0, "Calls.json");
     let twiml = &seen[1].1["Twiml"];
-    assert!(twiml.starts_with("<Response><Say>") && twiml.contains("my http check . has been recorded . offline"), "{twiml}");
+    assert!(
+        twiml.starts_with("<Response><Say>") && twiml.contains("my http check . has been recorded . offline"),
+        "{twiml}"
+    );
 
     let e = n.deliver(&target("sms", INVALID_NUMBER), &d).await.unwrap_err();
     assert!(matches!(&e, SendError::Permanent(m) if m.contains("21211")), "{e:?}");
@@ -174,7 +183,10 @@ async fn http_contact_posts_gobearmon_form_fields() {
     let mut keys: Vec<&str> = f.keys().map(String::as_str).collect();
     keys.sort_unstable();
     assert_eq!(keys, ["check_id", "data", "message", "name", "status", "type"]);
-    assert_eq!((f["check_id"].as_str(), f["name"].as_str(), f["type"].as_str()), ("7", "my http check", "http"));
+    assert_eq!(
+        (f["check_id"].as_str(), f["name"].as_str(), f["type"].as_str()),
+        ("7", "my http check", "http")
+    );
     assert_eq!((f["status"].as_str(), f["message"].as_str()), ("offline", "HTTP 503"));
     assert_eq!(f["data"], r#"{"url":"https://example.com","password":"***"}"#);
 
@@ -182,7 +194,10 @@ async fn http_contact_posts_gobearmon_form_fields() {
     assert!(matches!(n.deliver(&target("http", &r.url("/hook")), &d).await, Err(SendError::Permanent(_))));
     for code in [408, 429, 503] {
         r.set_mode(Mode::Status(code));
-        assert!(matches!(n.deliver(&target("http", &r.url("/hook")), &d).await, Err(SendError::Transient(_))), "{code}");
+        assert!(
+            matches!(n.deliver(&target("http", &r.url("/hook")), &d).await, Err(SendError::Transient(_))),
+            "{code}"
+        );
     }
 }
 
@@ -193,7 +208,9 @@ async fn webhook_bodies_presets_and_signature() {
     let n = Notifier::http_only();
     let down = delivery("offline", "HTTP 503");
     let up = Delivery { event_id: 42, idem_key: "bm-42-3".into(), ..delivery("online", "") };
-    let hook = |extra: &str| target("webhook", &format!(r#"{{"url":"{}",{extra}"headers":{{"X-Team":"ops"}}}}"#, r.url("/w")));
+    let hook = |extra: &str| {
+        target("webhook", &format!(r#"{{"url":"{}",{extra}"headers":{{"X-Team":"ops"}}}}"#, r.url("/w")))
+    };
 
     // Default body, signed.
     n.deliver(&hook(r#""secret":"whsec-1","#), &down).await.unwrap();
@@ -211,16 +228,25 @@ async fn webhook_bodies_presets_and_signature() {
     assert_ne!(sig, web::signature("other", t, s.body.as_bytes()));
 
     n.deliver(&hook(r#""format":"slack","#), &down).await.unwrap();
-    assert_eq!(r.seen_at("/w").pop().unwrap().json(), serde_json::json!({"text": "Check [my http check] is now offline: HTTP 503"}));
+    assert_eq!(
+        r.seen_at("/w").pop().unwrap().json(),
+        serde_json::json!({"text": "Check [my http check] is now offline: HTTP 503"})
+    );
     n.deliver(&hook(r#""format":"discord","#), &down).await.unwrap();
-    assert_eq!(r.seen_at("/w").pop().unwrap().json()["content"], "Check [my http check] is now offline: HTTP 503");
+    assert_eq!(
+        r.seen_at("/w").pop().unwrap().json()["content"],
+        "Check [my http check] is now offline: HTTP 503"
+    );
 
     // PagerDuty: the recovery resolves what the problem triggered.
     n.deliver(&hook(r#""format":"pagerduty","routing_key":"R0UT1NG","#), &down).await.unwrap();
     let trig = r.seen_at("/w").pop().unwrap().json();
     n.deliver(&hook(r#""format":"pagerduty","routing_key":"R0UT1NG","#), &up).await.unwrap();
     let res = r.seen_at("/w").pop().unwrap().json();
-    assert_eq!((trig["event_action"].as_str(), res["event_action"].as_str()), (Some("trigger"), Some("resolve")));
+    assert_eq!(
+        (trig["event_action"].as_str(), res["event_action"].as_str()),
+        (Some("trigger"), Some("resolve"))
+    );
     assert_eq!(trig["dedup_key"], res["dedup_key"]);
     assert_eq!(trig["routing_key"], "R0UT1NG");
     assert_eq!(trig["payload"]["severity"], "critical");
@@ -239,9 +265,13 @@ async fn webhook_bodies_presets_and_signature() {
     assert_ne!(resolved["alerts"][0]["endsAt"], "0001-01-01T00:00:00Z");
 
     // A template, with values escaped for JSON.
-    let quoted = Delivery { event: Event { check_name: "say \"hi\"".into(), ..down.event.clone() }, ..down.clone() };
+    let quoted =
+        Delivery { event: Event { check_name: "say \"hi\"".into(), ..down.event.clone() }, ..down.clone() };
     n.deliver(&hook(r#""template":"{\"msg\":\"{{check.name}} is {{event.status}}\",\"key\":\"{{idempotency_key}}\"}","#), &quoted)
         .await
         .unwrap();
-    assert_eq!(r.seen_at("/w").pop().unwrap().json(), serde_json::json!({"msg": "say \"hi\" is offline", "key": "bm-41-3"}));
+    assert_eq!(
+        r.seen_at("/w").pop().unwrap().json(),
+        serde_json::json!({"msg": "say \"hi\" is offline", "key": "bm-41-3"})
+    );
 }

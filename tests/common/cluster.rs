@@ -98,7 +98,8 @@ impl Node {
 impl Drop for Node {
     fn drop(&mut self) {
         // A stopped process must be continued to die promptly from SIGKILL's reaping view.
-        let _ = Command::new("kill").args(["-CONT", &self.child.id().to_string()]).status();
+        let _ =
+            Command::new("kill").args(["-CONT", &self.child.id().to_string()]).stderr(Stdio::null()).status();
         self.kill();
     }
 }
@@ -116,6 +117,9 @@ impl Scratch {
     }
     pub fn config(&self) -> PathBuf {
         self.dir.path().join("node.toml")
+    }
+    pub fn vs_config(&self) -> PathBuf {
+        self.dir.path().join("viewserver.toml")
     }
     pub fn path(&self) -> &Path {
         self.dir.path()
@@ -178,8 +182,21 @@ pub struct Cluster {
 impl Cluster {
     /// `names` with a database (controller candidates), `probe_only` without.
     pub fn start(db_url: &str, names: &[&str], probe_only: &[&str], confirmations: usize) -> Cluster {
-        let scratch = Scratch::new("");
-        let vs = Node::start("viewserver", &viewserver_args(&scratch.config(), "127.0.0.1:0"));
+        Self::start_with(db_url, names, probe_only, confirmations, "", "")
+    }
+
+    /// As [`Cluster::start`], with extra TOML for the workers' and the viewserver's configs.
+    pub fn start_with(
+        db_url: &str,
+        names: &[&str],
+        probe_only: &[&str],
+        confirmations: usize,
+        worker_extra: &str,
+        vs_extra: &str,
+    ) -> Cluster {
+        let scratch = Scratch::new(worker_extra);
+        std::fs::write(scratch.vs_config(), format!("{vs_extra}\n{TIMING}")).unwrap();
+        let vs = Node::start("viewserver", &viewserver_args(&scratch.vs_config(), "127.0.0.1:0"));
         let mut workers = Vec::new();
         for n in names {
             workers.push(Node::start(
@@ -193,6 +210,15 @@ impl Cluster {
         Cluster { scratch, vs, workers, db_url: db_url.to_string(), confirmations }
     }
 
+    /// Every node's log, for checking what was never logged.
+    pub fn all_logs(&self) -> String {
+        let mut s = self.vs.log_text();
+        for w in &self.workers {
+            s.push_str(&w.log_text());
+        }
+        s
+    }
+
     pub fn worker(&mut self, name: &str) -> &mut Node {
         self.workers.iter_mut().find(|w| w.name == name).unwrap()
     }
@@ -201,7 +227,7 @@ impl Cluster {
     pub fn restart_viewserver(&mut self) {
         self.vs.kill();
         let addr = self.vs.url.trim_start_matches("http://").to_string();
-        let args = viewserver_args(&self.scratch.config(), &addr);
+        let args = viewserver_args(&self.scratch.vs_config(), &addr);
         self.vs = Node::start("viewserver", &args);
     }
 

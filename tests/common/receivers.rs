@@ -35,10 +35,19 @@ impl SmtpSink {
         if let Some((cert, key)) = tls {
             cmd.arg("--tls-cert").arg(cert).arg("--tls-key").arg(key);
         }
-        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("start aiosmtpd (python3-aiosmtpd)");
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start aiosmtpd (python3-aiosmtpd)");
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let port = line.trim().strip_prefix("ready ").unwrap_or_else(|| panic!("smtp sink said {line:?}")).parse().unwrap();
+        let port = line
+            .trim()
+            .strip_prefix("ready ")
+            .unwrap_or_else(|| panic!("smtp sink said {line:?}"))
+            .parse()
+            .unwrap();
         SmtpSink { child, port, dir }
     }
 
@@ -103,7 +112,12 @@ pub struct Receiver {
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
-async fn record(State(s): State<Shared>, Path(path): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+async fn record(
+    State(s): State<Shared>,
+    Path(path): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
     let seen = Seen { path: format!("/{path}"), headers, body: String::from_utf8_lossy(&body).into_owned() };
     let first_of_key = {
@@ -200,16 +214,25 @@ pub struct TwilioStandIn {
 
 type TwilioSeen = Arc<Mutex<Vec<(String, HashMap<String, String>)>>>;
 
-async fn twilio(State(seen): State<TwilioSeen>, Path((sid, what)): Path<(String, String)>, headers: HeaderMap, body: Bytes) -> Response {
+async fn twilio(
+    State(seen): State<TwilioSeen>,
+    Path((sid, what)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     use base64_check::basic;
     let err = |status: u16, code: i64, message: &str| {
         let body = serde_json::json!({"code": code, "message": message, "more_info": format!("https://www.twilio.com/docs/errors/{code}"), "status": status});
         (StatusCode::from_u16(status).unwrap(), Json(body)).into_response()
     };
-    if sid != TWILIO_SID || headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(&basic(TWILIO_SID, TWILIO_TOKEN)) {
+    if sid != TWILIO_SID
+        || headers.get("authorization").and_then(|v| v.to_str().ok())
+            != Some(&basic(TWILIO_SID, TWILIO_TOKEN))
+    {
         return err(401, 20003, "Authenticate");
     }
-    if headers.get("content-type").and_then(|v| v.to_str().ok()) != Some("application/x-www-form-urlencoded") {
+    if headers.get("content-type").and_then(|v| v.to_str().ok()) != Some("application/x-www-form-urlencoded")
+    {
         return err(400, 20001, "form-encoded body expected");
     }
     let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
@@ -230,7 +253,11 @@ async fn twilio(State(seen): State<TwilioSeen>, Path((sid, what)): Path<(String,
         _ => {
             let n = seen.lock().unwrap().len();
             let prefix = if what == "Calls.json" { "CA" } else { "SM" };
-            (StatusCode::CREATED, Json(serde_json::json!({"sid": format!("{prefix}{n:032}"), "status": "queued"}))).into_response()
+            (
+                StatusCode::CREATED,
+                Json(serde_json::json!({"sid": format!("{prefix}{n:032}"), "status": "queued"})),
+            )
+                .into_response()
         }
     }
 }
@@ -260,7 +287,8 @@ impl TwilioStandIn {
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = l.local_addr().unwrap().port();
         let seen: TwilioSeen = Arc::default();
-        let app = Router::new().route("/2010-04-01/Accounts/{sid}/{what}", post(twilio)).with_state(seen.clone());
+        let app =
+            Router::new().route("/2010-04-01/Accounts/{sid}/{what}", post(twilio)).with_state(seen.clone());
         let task = tokio::spawn(async move {
             let _ = axum::serve(l, app).await;
         });
