@@ -208,7 +208,7 @@ pub const FAILING_NUMBER: &str = "+15005550009";
 /// for [`FAILING_NUMBER`].
 pub struct TwilioStandIn {
     pub port: u16,
-    seen: Arc<Mutex<Vec<(String, HashMap<String, String>)>>>,
+    seen: TwilioSeen,
     task: tokio::task::JoinHandle<()>,
 }
 
