@@ -66,6 +66,13 @@ async fn checks_reports_bad_rows_on_postgres() {
     let text = stdout(&out);
     assert!(text.contains("problem: checks row 2: field type: unknown check type \"htp\""), "{text}");
     assert!(text.contains("invalid"), "{text}");
+    // A contact whose data does not fit its type is reported when loaded, with its id.
+    common::exec(&db, "INSERT INTO contacts (type, data) VALUES ('email', '[email protected]')").await;
+    let text = stdout(&bearmon(&["checks", "--database", &url]));
+    assert!(
+        text.contains("problem: contacts row 1: field data: \"[email protected]\" is not an e-mail address"),
+        "{text}"
+    );
 }
 
 #[test]
