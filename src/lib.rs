@@ -22,6 +22,7 @@
 //! ARCHITECTURE.md at the repository root shows how these fit together.
 
 pub mod alert;
+pub mod api;
 pub mod check;
 pub mod cli;
 pub mod config;
@@ -30,6 +31,7 @@ pub mod db;
 pub mod decide;
 pub mod metrics;
 pub mod node;
+pub mod page;
 pub mod store;
 pub mod telemetry;
 pub mod viewserver;

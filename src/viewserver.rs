@@ -12,8 +12,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
+
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
@@ -257,7 +258,14 @@ pub async fn run(
         .layer(axum::middleware::from_fn_with_state(auth, node::require_signature));
     let router = Router::new()
         .route("/api/cluster", get(api_cluster))
-        .route("/api/checks", get(api_checks))
+        .route("/api/checks", get(api_forward))
+        .route("/api/checks/{id}", get(api_forward))
+        .route("/api/checks/{id}/history", get(api_forward))
+        .route("/api/events", get(api_forward))
+        .route("/api/openapi.json", get(crate::api::openapi))
+        .route("/", get(page_index))
+        .route("/checks/{id}", get(page_check))
+        .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics_text))
         .merge(cluster)
         .with_state(shared.clone());
@@ -322,24 +330,80 @@ async fn api_cluster(State(shared): State<Arc<Shared>>) -> Json<ClusterView> {
     Json(shared.lock().view(Instant::now(), None))
 }
 
-async fn api_checks(State(shared): State<Arc<Shared>>) -> Response {
-    let url = {
-        let s = shared.lock();
+impl Shared {
+    fn controller_url(&self) -> Option<String> {
+        let s = self.lock();
         s.controller.as_ref().and_then(|c| s.workers.get(c)).map(|e| e.url.clone())
-    };
-    let Some(url) = url else {
-        return json_error(StatusCode::SERVICE_UNAVAILABLE, "no controller elected yet");
-    };
-    proxy_checks(&shared.client, &url).await
+    }
 }
 
-/// Forwards `GET /api/checks` to the controller, which holds the check states.
-pub async fn proxy_checks(client: &NodeClient, controller_url: &str) -> Response {
-    let url = format!("{}/api/checks", controller_url.trim_end_matches('/'));
-    match client.get::<serde_json::Value>(&url, Duration::from_secs(10)).await {
-        Ok(v) => Json(v).into_response(),
-        Err(e) => json_error(StatusCode::BAD_GATEWAY, format!("asking the controller: {e}")),
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct PageQuery {
+    page: Option<u64>,
+    q: String,
+    status: String,
+}
+
+/// Fetches JSON from the controller for the status page.
+async fn from_controller(shared: &Shared, path_and_query: &str) -> Result<serde_json::Value, String> {
+    let base =
+        shared.controller_url().ok_or("No controller is elected yet: start a worker with a database.")?;
+    let url = format!("{}{path_and_query}", base.trim_end_matches('/'));
+    match shared.client.get_raw(&url, Duration::from_secs(10)).await {
+        Ok((200, body)) => serde_json::from_slice(&body).map_err(|e| format!("the controller's answer: {e}")),
+        Ok((status, body)) => {
+            Err(format!("the controller answered {status}: {}", String::from_utf8_lossy(&body)))
+        }
+        Err(e) => Err(format!("cannot reach the controller: {e}")),
     }
+}
+
+fn html(status: StatusCode, body: String) -> Response {
+    (status, [("content-type", "text/html; charset=utf-8"), ("cache-control", "no-store")], body)
+        .into_response()
+}
+
+async fn page_index(State(shared): State<Arc<Shared>>, Query(q): Query<PageQuery>) -> Response {
+    let cluster = serde_json::to_value(shared.lock().view(Instant::now(), None)).unwrap_or_default();
+    let status = if matches!(q.status.as_str(), "online" | "offline" | "invalid") {
+        q.status.clone()
+    } else {
+        String::new()
+    };
+    let mut path = format!("/api/checks?per_page=50&recent=60&page={}", q.page.unwrap_or(1).max(1));
+    if !q.q.is_empty() {
+        path.push_str("&q=");
+        path.extend(url::form_urlencoded::byte_serialize(q.q.as_bytes()));
+    }
+    if !status.is_empty() {
+        path.push_str(&format!("&status={status}"));
+    }
+    match from_controller(&shared, &path).await {
+        Ok(page) => html(StatusCode::OK, crate::page::index(&cluster, &page, &q.q, &status)),
+        Err(why) => html(StatusCode::SERVICE_UNAVAILABLE, crate::page::unavailable(&cluster, &why)),
+    }
+}
+
+async fn page_check(
+    State(shared): State<Arc<Shared>>,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+) -> Response {
+    let cluster = serde_json::to_value(shared.lock().view(Instant::now(), None)).unwrap_or_default();
+    let detail = from_controller(&shared, &format!("/api/checks/{id}")).await;
+    let history = from_controller(&shared, &format!("/api/checks/{id}/history?hours=24")).await;
+    match (detail, history) {
+        (Ok(d), Ok(h)) => html(StatusCode::OK, crate::page::check(&cluster, &d, &h)),
+        (Err(why), _) | (_, Err(why)) => {
+            html(StatusCode::NOT_FOUND, crate::page::unavailable(&cluster, &why))
+        }
+    }
+}
+
+/// `/api/*` (but `/api/cluster`) is the controller's: forwarded.
+async fn api_forward(State(shared): State<Arc<Shared>>, uri: axum::http::Uri) -> Response {
+    let url = shared.controller_url();
+    crate::api::proxy(&shared.client, url.as_deref(), &uri).await
 }
 
 async fn metrics_text(State(shared): State<Arc<Shared>>) -> impl IntoResponse {

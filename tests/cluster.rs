@@ -274,7 +274,7 @@ async fn checks_added_disabled_and_deleted_by_sql_take_effect_within_5s() {
     exec(&db, &format!("UPDATE checks SET enabled = 0 WHERE id = {id}")).await;
     let gone = wait_for(limit, || async {
         let all = get_json(&format!("{}/api/checks", c.vs.url)).await?;
-        let listed = all.as_array()?.iter().any(|v| v["id"] == id);
+        let listed = all["checks"].as_array()?.iter().any(|v| v["id"] == id);
         let assigned: u64 = c.cluster().await["workers"]
             .as_array()?
             .iter()

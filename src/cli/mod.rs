@@ -2,6 +2,8 @@
 //! [`run`].
 
 mod certs;
+mod status;
+mod up;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -62,6 +64,27 @@ pub enum Command {
     /// Make a cluster CA and node certificates for mutual TLS.
     #[command(subcommand)]
     Certs(CertsCommand),
+    /// Run the whole cluster in one process (a viewserver and three workers) on an
+    /// embedded SQLite file, with the status page on http://127.0.0.1:8080.
+    Up {
+        /// Address of the status page and API.
+        #[arg(long, default_value = "127.0.0.1:8080", env = "BEARMON_LISTEN")]
+        listen: String,
+        /// Any database URL; created and migrated when missing.
+        #[arg(long, default_value = "sqlite://bearmon.db", env = "BEARMON_DATABASE", hide_env_values = true)]
+        database: String,
+        /// A worker-style config for [smtp], [twilio], [alerts], confirmations
+        /// (configs/up.toml documents it).
+        #[arg(long, env = "BEARMON_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Print the cluster and every check that is not online; exit code 0 when all is well,
+    /// 1 when a check is offline or invalid or the cluster is degraded or leaderless.
+    Status {
+        /// Any node's address (the viewserver's, or `bearmon up`'s).
+        #[arg(long, default_value = "http://127.0.0.1:8080", env = "BEARMON_URL")]
+        url: String,
+    },
     /// Read a viewserver or worker config file and report what is wrong with it.
     CheckConfig {
         /// The TOML file.
@@ -153,6 +176,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::CheckConfig { file, role } => check_config(&file, role.as_deref()),
+        Command::Up { listen, database, config } => {
+            up::run(&listen, &database, config.as_deref(), stop_on_signal()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Status { url } => status::run(&url).await,
     }
 }
 

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
+use super::history::Rollup;
 use crate::alert::Delivery;
 use crate::alert::outbox::{self, Flip};
 use crate::db::{Backend, Db};
@@ -130,6 +131,34 @@ impl Fence {
         Ok(())
     }
 
+    /// Writes one check's finished hour (replacing a row of the same hour).
+    ///
+    /// # Errors
+    /// As [`Fence::commit_flip`].
+    pub async fn write_rollup(&self, r: &Rollup) -> Result<(), FenceError> {
+        let mut tx = self.db.pool().begin().await?;
+        self.guard(&mut tx).await?;
+        let sql = self.db.sql("DELETE FROM bearmon_rollups WHERE check_id = ? AND hour = ?");
+        sqlx::query(sql).bind(r.check_id).bind(r.hour).execute(&mut *tx).await?;
+        let sql = self.db.sql(
+            "INSERT INTO bearmon_rollups (check_id, hour, runs, failures, latency_avg_ms, latency_p50_ms, latency_p95_ms, latency_max_ms) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        );
+        sqlx::query(sql)
+            .bind(r.check_id)
+            .bind(r.hour)
+            .bind(i64::from(r.runs))
+            .bind(i64::from(r.failures))
+            .bind(r.latency_avg_ms)
+            .bind(r.latency_p50_ms)
+            .bind(r.latency_p95_ms)
+            .bind(r.latency_max_ms)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn write_streak(&self, tx: &mut Tx<'_>, check_id: i64, streak: u32) -> Result<(), FenceError> {
         let sql = self.db.sql("DELETE FROM bearmon_check_state WHERE check_id = ?");
         sqlx::query(sql).bind(check_id).execute(&mut **tx).await?;
@@ -208,4 +237,43 @@ pub async fn load_since(db: &Db) -> Result<HashMap<i64, i64>, FenceError> {
         }
     }
     Ok(out)
+}
+
+/// A check's hourly rollups since `since_hour` (unix seconds), oldest first.
+///
+/// # Errors
+/// [`FenceError::Db`].
+pub async fn load_rollups(db: &Db, check_id: i64, since_hour: i64) -> Result<Vec<Rollup>, FenceError> {
+    let sql = db.sql(&format!(
+        "SELECT {}, {}, {}, latency_avg_ms, latency_p50_ms, latency_p95_ms, latency_max_ms FROM bearmon_rollups \
+         WHERE check_id = ? AND hour >= ? ORDER BY hour",
+        db.int("hour"),
+        db.int("runs"),
+        db.int("failures")
+    ));
+    let rows = sqlx::query(sql).bind(check_id).bind(since_hour).fetch_all(db.pool()).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        out.push(Rollup {
+            check_id,
+            hour: r.try_get(0)?,
+            runs: u32::try_from(r.try_get::<i64, _>(1)?).unwrap_or(0),
+            failures: u32::try_from(r.try_get::<i64, _>(2)?).unwrap_or(0),
+            latency_avg_ms: r.try_get(3)?,
+            latency_p50_ms: r.try_get(4)?,
+            latency_p95_ms: r.try_get(5)?,
+            latency_max_ms: r.try_get(6)?,
+        });
+    }
+    Ok(out)
+}
+
+/// Deletes rollups older than `days` (not fenced: any controller may prune).
+///
+/// # Errors
+/// [`FenceError::Db`].
+pub async fn prune_rollups(db: &Db, days: u32) -> Result<u64, FenceError> {
+    let cutoff = crate::node::auth::now_ms() / 1000 - i64::from(days) * 86_400;
+    let sql = db.sql("DELETE FROM bearmon_rollups WHERE hour < ?");
+    Ok(sqlx::query(sql).bind(cutoff).execute(db.pool()).await?.rows_affected())
 }

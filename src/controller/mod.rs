@@ -8,6 +8,7 @@
 
 pub mod assign;
 pub mod fence;
+pub mod history;
 pub mod state;
 
 use std::collections::BTreeMap;
@@ -100,6 +101,67 @@ pub struct CheckStatus {
     /// Consecutive contrary rounds so far.
     pub streak: u32,
     pub last_result: Option<LastResultView>,
+    /// The last results, oldest first, when asked for (`?recent=N`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recent: Option<Vec<history::SampleView>>,
+}
+
+/// What `GET /api/checks` filters on.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(default)]
+pub struct CheckFilter {
+    /// `online`, `offline`, `invalid`, or several comma-separated.
+    pub status: Option<String>,
+    /// A substring of the name (any case) or of the id.
+    pub q: Option<String>,
+    pub page: usize,
+    pub per_page: usize,
+    /// How many recent results to include per check (0: none).
+    pub recent: usize,
+}
+
+impl Default for CheckFilter {
+    fn default() -> Self {
+        CheckFilter { status: None, q: None, page: 1, per_page: 100, recent: 0 }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StatusCounts {
+    pub online: usize,
+    pub offline: usize,
+    pub invalid: usize,
+}
+
+/// The body of `GET /api/checks`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChecksPage {
+    pub checks: Vec<CheckStatus>,
+    /// Checks matching the filter, over all pages.
+    pub total: usize,
+    pub page: usize,
+    pub per_page: usize,
+    /// Checks in each state, ignoring the filter.
+    pub counts: StatusCounts,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AlertView {
+    pub contact_id: i64,
+    /// `online`, `offline` or `both`.
+    pub when: String,
+}
+
+/// The body of `GET /api/checks/{id}`.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckDetail {
+    #[serde(flatten)]
+    pub check: CheckStatus,
+    /// `checks.data` with secrets replaced by `***`.
+    pub data: serde_json::Value,
+    pub alerts: Vec<AlertView>,
+    /// This hour so far.
+    pub hour: Option<history::Rollup>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -294,40 +356,97 @@ impl Controller {
         }
     }
 
-    /// Checks as the API shows them, by id.
-    pub fn checks(&self) -> Vec<CheckStatus> {
+    fn status_of(s: &state::CheckState, inner: &Inner, recent: usize) -> CheckStatus {
+        let (status, error) = match &s.def.spec {
+            Ok(_) => (s.decider.status().as_str(), None),
+            Err(e) => ("invalid", Some(e.to_string())),
+        };
+        let skip = s.recent.iter().count().saturating_sub(recent);
+        CheckStatus {
+            id: s.def.id,
+            name: s.def.name.clone(),
+            kind: s.def.kind.clone(),
+            status,
+            error,
+            since: s.since_ms.and_then(rfc3339),
+            interval: s.def.interval.as_secs(),
+            delay: s.def.delay,
+            worker: inner.assign.owner(s.def.id).map(str::to_string),
+            streak: s.decider.streak(),
+            last_result: s.last.as_ref().map(|l| LastResultView {
+                verdict: l.verdict,
+                message: s.redacted.scrub(&l.message),
+                latency_ms: l.latency_ms,
+                at: rfc3339(l.at_ms),
+                worker: l.worker.clone(),
+            }),
+            recent: (recent > 0).then(|| s.recent.iter().skip(skip).map(history::Sample::view).collect()),
+        }
+    }
+
+    /// One page of checks, by id, matching `f`, with the counts of every state.
+    pub fn checks_page(&self, f: &CheckFilter) -> ChecksPage {
         let inner = self.lock();
-        let mut out: Vec<CheckStatus> = inner
-            .checks
-            .values()
-            .map(|s| {
-                let (status, error) = match &s.def.spec {
-                    Ok(_) => (s.decider.status().as_str(), None),
-                    Err(e) => ("invalid", Some(e.to_string())),
-                };
-                CheckStatus {
-                    id: s.def.id,
-                    name: s.def.name.clone(),
-                    kind: s.def.kind.clone(),
-                    status,
-                    error,
-                    since: s.since_ms.and_then(rfc3339),
-                    interval: s.def.interval.as_secs(),
-                    delay: s.def.delay,
-                    worker: inner.assign.owner(s.def.id).map(str::to_string),
-                    streak: s.decider.streak(),
-                    last_result: s.last.as_ref().map(|l| LastResultView {
-                        verdict: l.verdict,
-                        message: s.redacted.scrub(&l.message),
-                        latency_ms: l.latency_ms,
-                        at: rfc3339(l.at_ms),
-                        worker: l.worker.clone(),
-                    }),
-                }
-            })
+        let mut counts = StatusCounts::default();
+        let q = f.q.as_deref().map(str::to_lowercase).filter(|q| !q.is_empty());
+        let mut ids: Vec<i64> = Vec::new();
+        for (id, s) in &inner.checks {
+            let status = if s.def.spec.is_ok() { s.decider.status().as_str() } else { "invalid" };
+            match status {
+                "online" => counts.online += 1,
+                "offline" => counts.offline += 1,
+                _ => counts.invalid += 1,
+            }
+            if f.status.as_deref().is_some_and(|want| !want.split(',').any(|w| w == status)) {
+                continue;
+            }
+            if let Some(q) = &q
+                && !s.def.name.to_lowercase().contains(q.as_str())
+                && !id.to_string().contains(q.as_str())
+            {
+                continue;
+            }
+            ids.push(*id);
+        }
+        ids.sort_unstable();
+        let per_page = f.per_page.clamp(1, 1000);
+        let page = f.page.max(1);
+        let checks = ids
+            .iter()
+            .skip((page - 1) * per_page)
+            .take(per_page)
+            .filter_map(|id| inner.checks.get(id))
+            .map(|s| Self::status_of(s, &inner, f.recent))
             .collect();
-        out.sort_by_key(|c| c.id);
-        out
+        ChecksPage { checks, total: ids.len(), page, per_page, counts }
+    }
+
+    /// One check in full: its state, redacted definition, alerts and recent results.
+    pub fn check_detail(&self, id: i64) -> Option<CheckDetail> {
+        let inner = self.lock();
+        let s = inner.checks.get(&id)?;
+        let data = serde_json::from_str(&s.redacted.data)
+            .unwrap_or(serde_json::Value::String(s.redacted.data.clone()));
+        Some(CheckDetail {
+            check: Self::status_of(s, &inner, history::RECENT),
+            data,
+            alerts: s
+                .def
+                .alerts
+                .iter()
+                .map(|a| AlertView { contact_id: a.contact_id, when: format!("{:?}", a.when).to_lowercase() })
+                .collect(),
+            hour: s.hour.as_ref().map(|h| h.rollup(id)),
+        })
+    }
+
+    /// Names of checks, for the event list.
+    pub fn check_name(&self, id: i64) -> Option<String> {
+        self.lock().checks.get(&id).map(|s| s.def.name.clone())
+    }
+
+    pub fn db(&self) -> &Db {
+        self.fence.db()
     }
 
     async fn run_loop(self: Arc<Self>, mut watcher: Watcher) {
@@ -459,6 +578,7 @@ impl Controller {
                         self.outbox_wake.notify_one();
                     }),
                     Commit::Streak { check_id, streak } => self.fence.save_streak(*check_id, *streak).await,
+                    Commit::Rollup(r) => self.fence.write_rollup(r).await,
                 };
                 match r {
                     Ok(()) => break,

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::assign::Assignment;
+use super::history::{HourAcc, Recent, Rollup, Sample};
 use crate::alert::Redacted;
 use crate::alert::outbox::Flip;
 use crate::check::{CheckSpec, Verdict};
@@ -25,7 +26,12 @@ const ASK_SLACK: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone, PartialEq)]
 pub enum Commit {
     Flip(Flip),
-    Streak { check_id: i64, streak: u32 },
+    Streak {
+        check_id: i64,
+        streak: u32,
+    },
+    /// A finished hour of one check's results.
+    Rollup(Rollup),
 }
 
 /// What one step produced for the caller to carry out.
@@ -60,6 +66,10 @@ pub struct CheckState {
     pub last: Option<LastResult>,
     /// Unix ms of the last flip.
     pub since_ms: Option<i64>,
+    /// The last results (for the charts).
+    pub recent: Recent,
+    /// This hour's results so far.
+    pub hour: Option<HourAcc>,
     /// Unix ms when the last scheduled run started.
     last_run_ms: Option<i64>,
     /// When a worker that never ran it should first run it (unix ms); `None`: spread.
@@ -81,6 +91,8 @@ impl CheckState {
             wait_deadline: now,
             last: None,
             since_ms,
+            recent: Recent::default(),
+            hour: None,
             last_run_ms: None,
             first_due_ms,
             next_eval: now,
@@ -245,6 +257,22 @@ impl Inner {
             at_ms: r.started_ms,
             worker: worker.to_string(),
         });
+        let sample = Sample::new(r.started_ms, r.latency_ms, r.verdict);
+        st.recent.push(sample);
+        let hour = r.started_ms.div_euclid(3_600_000) * 3600;
+        match &mut st.hour {
+            Some(h) if h.hour == hour => h.add(&sample),
+            // A late result of an hour already written is left out of it.
+            Some(h) if h.hour > hour => {}
+            slot => {
+                if let Some(done) = slot.take() {
+                    out.commits.push(Commit::Rollup(done.rollup(r.check_id)));
+                }
+                let mut h = HourAcc::new(hour);
+                h.add(&sample);
+                *slot = Some(h);
+            }
+        }
         let round = match (r.round, r.term) {
             (Some(round), t) if t == term => {
                 if round == st.wait_round {

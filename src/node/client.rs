@@ -109,6 +109,30 @@ impl NodeClient {
     }
 }
 
+impl NodeClient {
+    /// An unsigned GET whose status and body are passed on as they are (the API proxy).
+    ///
+    /// # Errors
+    /// [`ClientError::Transport`] when the node cannot be reached in time.
+    pub async fn get_raw(
+        &self,
+        url: &str,
+        timeout: Duration,
+    ) -> Result<(u16, axum::body::Bytes), ClientError> {
+        let resp = self
+            .http
+            .get(url)
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(|source| ClientError::Transport { url: url.to_string(), source })?;
+        let status = resp.status().as_u16();
+        let body =
+            resp.bytes().await.map_err(|source| ClientError::Transport { url: url.to_string(), source })?;
+        Ok((status, body))
+    }
+}
+
 async fn decode<R: DeserializeOwned>(url: String, resp: reqwest::Response) -> Result<R, ClientError> {
     let status = resp.status();
     let bytes = resp.bytes().await.map_err(|source| ClientError::Transport { url: url.clone(), source })?;

@@ -25,7 +25,7 @@ use crate::metrics::Metrics;
 use crate::node::auth::now_ms;
 use crate::node::proto::{AskRequest, ClusterView, Heartbeat, ResultMsg, SyncRequest, SyncResponse};
 use crate::node::{self, AuthLayer, NodeClient, NodeTls, PeerNode, Signer, json_error};
-use crate::viewserver::{metrics_response, proxy_checks};
+use crate::viewserver::metrics_response;
 use schedule::{DueRun, Schedule};
 
 /// Results kept while the controller cannot be reached; beyond this the oldest are dropped
@@ -134,7 +134,11 @@ pub async fn run(
         .layer(axum::middleware::from_fn_with_state(auth, node::require_signature));
     let router = Router::new()
         .route("/api/cluster", get(api_cluster))
-        .route("/api/checks", get(api_checks))
+        .route("/api/checks", get(api_forward))
+        .route("/api/checks/{id}", get(api_forward))
+        .route("/api/checks/{id}/history", get(api_forward))
+        .route("/api/events", get(api_forward))
+        .route("/api/openapi.json", get(crate::api::openapi))
         .route("/metrics", get(metrics_text))
         .merge(cluster)
         .with_state(shared.clone());
@@ -454,15 +458,14 @@ async fn api_cluster(State(shared): State<Arc<Shared>>) -> Response {
     }
 }
 
-async fn api_checks(State(shared): State<Arc<Shared>>) -> Response {
+/// `/api/*` answered here when this node is controller, else by the controller.
+async fn api_forward(State(shared): State<Arc<Shared>>, uri: axum::http::Uri) -> Response {
     if let Some(c) = shared.controller() {
-        return Json(c.checks()).into_response();
+        return crate::api::answer(&c, &uri).await;
     }
-    let url = shared.view.borrow().as_ref().and_then(|v| v.controller_url.clone());
-    match url {
-        Some(u) if u != shared.url => proxy_checks(&shared.client, &u).await,
-        _ => json_error(StatusCode::SERVICE_UNAVAILABLE, "no controller known"),
-    }
+    let url =
+        shared.view.borrow().as_ref().and_then(|v| v.controller_url.clone()).filter(|u| *u != shared.url);
+    crate::api::proxy(&shared.client, url.as_deref(), &uri).await
 }
 
 async fn metrics_text(State(shared): State<Arc<Shared>>) -> Response {

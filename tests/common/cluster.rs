@@ -242,7 +242,7 @@ impl Cluster {
             let live = c["workers_live"].as_u64().unwrap_or(0) as usize;
             let name = c["controller"].as_str()?.to_string();
             let checks = get_json(&format!("{}/api/checks", self.vs.url)).await?;
-            (live >= workers && checks.is_array()).then_some(name)
+            (live >= workers && checks["checks"].is_array()).then_some(name)
         })
         .await;
         match found {
@@ -254,7 +254,7 @@ impl Cluster {
     /// The check's entry in `/api/checks`, asked of the viewserver.
     pub async fn check(&self, id: i64) -> Option<Value> {
         let all = get_json(&format!("{}/api/checks", self.vs.url)).await?;
-        all.as_array()?.iter().find(|c| c["id"] == id).cloned()
+        all["checks"].as_array()?.iter().find(|c| c["id"] == id).cloned()
     }
 }
 

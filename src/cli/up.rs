@@ -1,0 +1,127 @@
+//! `bearmon up`: the whole cluster in one process (a viewserver and three workers, each a
+//! controller candidate) on an embedded SQLite file, for a first try.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::Row;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{self, Timing, ViewserverConfig, WorkerConfig, WorkerFile};
+use crate::db::{self, Db};
+
+/// The demo check: bearmon watching its own status page.
+fn demo_sql(addr: SocketAddr) -> String {
+    format!(
+        "INSERT INTO checks (name, type, data, check_interval, delay) VALUES ('bearmon status page', 'http', '{{\"url\":\"http://{addr}/healthz\"}}', 30, 1)"
+    )
+}
+
+fn random_secret() -> String {
+    let mut b = [0u8; 24];
+    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Runs until Ctrl-C or SIGTERM.
+///
+/// # Errors
+/// When the database cannot be opened or migrated, or the address cannot be bound.
+pub async fn run(
+    listen: &str,
+    database: &str,
+    config: Option<&Path>,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
+    let file: WorkerFile = config::load(config)?;
+    let addr: SocketAddr = listen.parse().with_context(|| format!("--listen {listen:?} is not host:port"))?;
+    let db = Db::connect(database).await?;
+    let report = db::migrate(&db).await?;
+    for m in &report.applied {
+        tracing::info!(migration = %m, "applied migration");
+    }
+    let listener =
+        tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+    let bound = listener.local_addr()?;
+    // Workers reach the viewserver on loopback even when the page listens on every address.
+    let vs_addr =
+        if bound.ip().is_unspecified() { SocketAddr::from(([127, 0, 0, 1], bound.port())) } else { bound };
+    let count: i64 = sqlx::query(db.sql(&format!("SELECT {} FROM checks", db.int("COUNT(*)"))))
+        .fetch_one(db.pool())
+        .await?
+        .try_get(0)?;
+    if count == 0 {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(demo_sql(vs_addr)))
+            .execute(db.pool())
+            .await
+            .context("adding the demo check")?;
+        tracing::info!("empty database: added a demo check watching the status page");
+    }
+    db.pool().close().await;
+    let secret = random_secret();
+    let timing =
+        Timing { heartbeat_secs: 0.5, dead_after_secs: 2.5, db_poll_secs: 1.0, result_flush_secs: 0.2 };
+    let vs_cfg = ViewserverConfig {
+        listen: bound,
+        secret: secret.clone(),
+        timing: timing.clone(),
+        tls: None,
+        smtp: file.smtp.clone(),
+        alerts: file.alerts.clone(),
+    };
+    let mut tasks = vec![tokio::spawn({
+        let stop = stop.clone();
+        async move { crate::viewserver::run(vs_cfg, listener, stop).await.map_err(anyhow::Error::from) }
+    })];
+    for name in ["w1", "w2", "w3"] {
+        let cfg = WorkerConfig {
+            name: name.into(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            advertise: None,
+            viewserver: format!("http://{vs_addr}"),
+            secret: secret.clone(),
+            database: Some(database.to_string()),
+            confirmations: file.confirmations.unwrap_or(2),
+            max_concurrent_checks: file.max_concurrent_checks.unwrap_or(1024),
+            dns_server: file.dns_server.clone(),
+            timing: timing.clone(),
+            tls: None,
+            smtp: file.smtp.clone(),
+            twilio: file.twilio.clone(),
+            alerts: file.alerts.clone(),
+        };
+        let l = tokio::net::TcpListener::bind(cfg.listen).await?;
+        let stop = stop.clone();
+        tasks.push(tokio::spawn(async move {
+            crate::worker::run(cfg, l, stop).await.map_err(anyhow::Error::from)
+        }));
+    }
+    let where_ = db::redact_url(database);
+    println!("bearmon is up: status page on http://{vs_addr}/ (database {where_})");
+    println!(
+        "Add a check, a contact and an alert with SQL (for SQLite: sqlite3 {}):",
+        database.trim_start_matches("sqlite://")
+    );
+    println!(
+        "  INSERT INTO checks (name, type, data) VALUES ('example', 'http', '{{\"url\":\"https://example.com\"}}');"
+    );
+    println!(
+        "  INSERT INTO contacts (type, data) VALUES ('webhook', '{{\"url\":\"https://hooks.example.com/bearmon\"}}');"
+    );
+    println!(
+        "  INSERT INTO alerts (check_id, contact_id, type) SELECT MAX(checks.id), MAX(contacts.id), 'both' FROM checks, contacts;"
+    );
+    println!("Ctrl-C stops it.");
+    stop.cancelled().await;
+    tracing::info!("stopping: finishing in-flight requests");
+    for t in tasks {
+        match tokio::time::timeout(Duration::from_secs(10), t).await {
+            Ok(Ok(Err(e))) => tracing::warn!(error = %e, "a node stopped with an error"),
+            Ok(_) => {}
+            Err(_) => tracing::warn!("a node did not stop within 10 s"),
+        }
+    }
+    Ok(())
+}

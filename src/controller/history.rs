@@ -1,0 +1,180 @@
+//! Recent results in memory and hourly rollups for SQL (SPEC §2: raw results are not kept
+//! row by row). A sample is 8 bytes, so the last [`RECENT`] results of 100,000 checks cost
+//! about 100 MB at most; an hour's accumulator is a fixed-size latency histogram.
+
+use std::collections::VecDeque;
+
+use serde::Serialize;
+
+use crate::check::Verdict;
+
+/// Results kept per check in memory.
+pub const RECENT: usize = 120;
+
+/// Upper bounds (ms) of the latency histogram buckets; the last bucket is unbounded.
+const BUCKETS_MS: [f32; 15] =
+    [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0, 10000.0, 20000.0, 30000.0];
+
+/// One result, compactly.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    pub at_s: u32,
+    pub latency_ms: f32,
+    /// 0 online, 1 offline, 2 error.
+    pub verdict: u8,
+}
+
+/// A sample as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SampleView {
+    /// Unix seconds.
+    pub at: u32,
+    pub verdict: Verdict,
+    pub latency_ms: f32,
+}
+
+impl Sample {
+    pub fn new(at_ms: i64, latency_ms: f64, verdict: Verdict) -> Self {
+        let v = match verdict {
+            Verdict::Online => 0,
+            Verdict::Offline => 1,
+            Verdict::Error => 2,
+        };
+        Sample {
+            at_s: (at_ms / 1000).clamp(0, i64::from(u32::MAX)) as u32,
+            latency_ms: latency_ms as f32,
+            verdict: v,
+        }
+    }
+
+    pub fn view(&self) -> SampleView {
+        let verdict = match self.verdict {
+            0 => Verdict::Online,
+            1 => Verdict::Offline,
+            _ => Verdict::Error,
+        };
+        SampleView { at: self.at_s, verdict, latency_ms: self.latency_ms }
+    }
+}
+
+/// The last results of one check.
+#[derive(Debug, Default, Clone)]
+pub struct Recent(VecDeque<Sample>);
+
+impl Recent {
+    pub fn push(&mut self, s: Sample) {
+        if self.0.len() == RECENT {
+            self.0.pop_front();
+        }
+        self.0.push_back(s);
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Sample> {
+        self.0.iter()
+    }
+}
+
+/// One check's results in one hour.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HourAcc {
+    /// Unix seconds of the hour's start.
+    pub hour: i64,
+    pub runs: u32,
+    pub failures: u32,
+    pub latency_sum_ms: f64,
+    pub latency_max_ms: f32,
+    hist: [u32; 16],
+}
+
+/// A finished hour, as written to `bearmon_rollups`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Rollup {
+    pub check_id: i64,
+    /// Unix seconds of the hour's start.
+    pub hour: i64,
+    pub runs: u32,
+    pub failures: u32,
+    pub latency_avg_ms: f64,
+    pub latency_p50_ms: f64,
+    pub latency_p95_ms: f64,
+    pub latency_max_ms: f64,
+}
+
+impl HourAcc {
+    pub fn new(hour: i64) -> Self {
+        HourAcc { hour, runs: 0, failures: 0, latency_sum_ms: 0.0, latency_max_ms: 0.0, hist: [0; 16] }
+    }
+
+    /// Counts a result. Errors (the worker could not run the check) are not counted.
+    pub fn add(&mut self, s: &Sample) {
+        if s.verdict == 2 {
+            return;
+        }
+        self.runs += 1;
+        if s.verdict == 1 {
+            self.failures += 1;
+        }
+        self.latency_sum_ms += f64::from(s.latency_ms);
+        self.latency_max_ms = self.latency_max_ms.max(s.latency_ms);
+        let b = BUCKETS_MS.iter().position(|ub| s.latency_ms <= *ub).unwrap_or(BUCKETS_MS.len());
+        self.hist[b] += 1;
+    }
+
+    fn percentile(&self, p: f64) -> f64 {
+        let target = (f64::from(self.runs) * p).ceil().max(1.0) as u32;
+        let mut seen = 0;
+        for (i, n) in self.hist.iter().enumerate() {
+            seen += n;
+            if seen >= target {
+                return f64::from(BUCKETS_MS.get(i).copied().unwrap_or(self.latency_max_ms))
+                    .min(f64::from(self.latency_max_ms));
+            }
+        }
+        f64::from(self.latency_max_ms)
+    }
+
+    pub fn rollup(&self, check_id: i64) -> Rollup {
+        let avg = if self.runs == 0 { 0.0 } else { self.latency_sum_ms / f64::from(self.runs) };
+        Rollup {
+            check_id,
+            hour: self.hour,
+            runs: self.runs,
+            failures: self.failures,
+            latency_avg_ms: avg,
+            latency_p50_ms: self.percentile(0.5),
+            latency_p95_ms: self.percentile(0.95),
+            latency_max_ms: f64::from(self.latency_max_ms),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_hour_rolls_up_counts_and_bucketed_percentiles() {
+        let mut h = HourAcc::new(3600);
+        for i in 0..100 {
+            let v = if i < 10 { Verdict::Offline } else { Verdict::Online };
+            h.add(&Sample::new(3_600_000 + i * 1000, if i < 90 { 3.0 } else { 400.0 }, v));
+        }
+        h.add(&Sample::new(3_700_000, 1.0, Verdict::Error));
+        let r = h.rollup(9);
+        assert_eq!((r.runs, r.failures), (100, 10));
+        assert_eq!(r.latency_p50_ms, 5.0, "bucket bound of 3 ms");
+        assert_eq!(r.latency_p95_ms, 400.0, "capped at the max seen");
+        assert_eq!(r.latency_max_ms, 400.0);
+        assert!((r.latency_avg_ms - 42.7).abs() < 0.01, "{}", r.latency_avg_ms);
+    }
+
+    #[test]
+    fn recent_keeps_the_last_results() {
+        let mut r = Recent::default();
+        for i in 0..(RECENT as i64 + 5) {
+            r.push(Sample::new(i * 1000, 1.0, Verdict::Online));
+        }
+        assert_eq!(r.iter().count(), RECENT);
+        assert_eq!(r.iter().next().unwrap().at_s, 5);
+    }
+}

@@ -1,0 +1,264 @@
+//! The status page: server-rendered HTML with inline SVG charts, one small script that
+//! refreshes it, nothing fetched from elsewhere. It reads the same JSON the API serves (from
+//! the controller), one page of checks at a time, so 100,000 checks cost one page of rows.
+
+use serde_json::Value;
+
+/// Escapes text for HTML.
+pub fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+const STYLE: &str = r#"
+:root{--ok:#1a7f37;--bad:#cf222e;--inv:#9a6700;--mut:#57606a;--bg:#f6f8fa}
+*{box-sizing:border-box}body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1f2328;background:#fff}
+header{display:flex;gap:16px;align-items:center;padding:12px 20px;background:var(--bg);border-bottom:1px solid #d0d7de;flex-wrap:wrap}
+header h1{font-size:18px;margin:0}header .pill{padding:2px 10px;border-radius:12px;background:#fff;border:1px solid #d0d7de}
+main{padding:16px 20px}table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:6px 8px;border-bottom:1px solid #eaeef2;vertical-align:middle}
+th{font-weight:600;color:var(--mut)}.st{font-weight:600;text-transform:uppercase;font-size:12px}
+.online .st{color:var(--ok)}.offline .st{color:var(--bad)}.invalid .st{color:var(--inv)}.offline{background:#fff5f5}
+.msg{color:var(--mut);max-width:420px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+form{display:flex;gap:8px;margin-bottom:12px;flex-wrap:wrap}input,select,button{font:inherit;padding:4px 8px}
+.nav{margin-top:12px;display:flex;gap:12px}.cluster{margin:0 0 16px;padding:10px 12px;background:var(--bg);border:1px solid #d0d7de;border-radius:6px}
+.degraded{color:var(--bad);font-weight:600}.dead{color:var(--bad)}svg{display:block}a{color:#0969da;text-decoration:none}
+"#;
+
+const SCRIPT: &str = r#"
+(function(){
+  var stamp=document.getElementById('updated');
+  function refresh(){
+    fetch(location.href,{headers:{'Accept':'text/html'}}).then(function(r){return r.ok?r.text():null}).then(function(t){
+      if(!t)return;var d=new DOMParser().parseFromString(t,'text/html');var m=d.querySelector('main');
+      if(m){document.querySelector('main').replaceWith(m);}
+      if(stamp){stamp.textContent='updated '+new Date().toLocaleTimeString();}
+    }).catch(function(){if(stamp){stamp.textContent='offline: retrying';}});
+  }
+  setInterval(refresh,10000);
+  document.body.setAttribute('data-ready','1');
+})();
+"#;
+
+fn shell(title: &str, header: &str, main: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+         <title>{}</title><link rel=\"icon\" href=\"data:,\"><style>{STYLE}</style></head><body><header>{header}<span id=\"updated\" class=\"pill\"></span></header>\
+         <main>{main}</main><script>{SCRIPT}</script></body></html>",
+        esc(title)
+    )
+}
+
+/// A latency line over the samples' time span, failures as red dots: the last-hour chart.
+pub fn sparkline(samples: &[Value], w: f64, h: f64) -> String {
+    let pts: Vec<(f64, f64, bool)> = samples
+        .iter()
+        .filter_map(|s| Some((s["at"].as_f64()?, s["latency_ms"].as_f64()?, s["verdict"] == "offline")))
+        .collect();
+    if pts.is_empty() {
+        return format!(
+            "<svg class=\"chart\" width=\"{w}\" height=\"{h}\" role=\"img\" aria-label=\"no results yet\"><text x=\"4\" y=\"{}\" fill=\"#57606a\" font-size=\"11\">no results yet</text></svg>",
+            h / 2.0 + 4.0
+        );
+    }
+    let t0 = pts.first().map_or(0.0, |p| p.0);
+    let t1 = pts.last().map_or(1.0, |p| p.0).max(t0 + 1.0);
+    let max = pts.iter().map(|p| p.1).fold(1.0, f64::max);
+    let xy = |t: f64, l: f64| (2.0 + (t - t0) / (t1 - t0) * (w - 4.0), h - 2.0 - l / max * (h - 4.0));
+    let line: Vec<String> = pts.iter().map(|p| xy(p.0, p.1)).map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
+    let dots: String = pts
+        .iter()
+        .filter(|p| p.2)
+        .map(|p| {
+            let (x, _) = xy(p.0, 0.0);
+            format!("<circle cx=\"{x:.1}\" cy=\"{:.1}\" r=\"2.5\" fill=\"#cf222e\"/>", h / 2.0)
+        })
+        .collect();
+    let ok = pts.iter().filter(|p| !p.2).count();
+    format!(
+        "<svg class=\"chart\" width=\"{w}\" height=\"{h}\" role=\"img\" aria-label=\"latency, max {max:.0} ms, {ok} of {} ok\">\
+         <polyline fill=\"none\" stroke=\"#0969da\" stroke-width=\"1.5\" points=\"{}\"/>{dots}</svg>",
+        pts.len(),
+        line.join(" ")
+    )
+}
+
+/// Hourly bars (availability) with the p95 latency as a line: the last-day chart.
+pub fn day_chart(hourly: &[Value], w: f64, h: f64) -> String {
+    if hourly.is_empty() {
+        return format!(
+            "<svg class=\"chart\" width=\"{w}\" height=\"{h}\" role=\"img\" aria-label=\"no hourly data yet\"><text x=\"4\" y=\"{}\" fill=\"#57606a\" font-size=\"11\">no hourly data yet</text></svg>",
+            h / 2.0
+        );
+    }
+    let n = hourly.len() as f64;
+    let bw = (w - 4.0) / n;
+    let max = hourly.iter().filter_map(|r| r["latency_p95_ms"].as_f64()).fold(1.0, f64::max);
+    let mut bars = String::new();
+    let mut line = Vec::new();
+    for (i, r) in hourly.iter().enumerate() {
+        let runs = r["runs"].as_f64().unwrap_or(0.0).max(1.0);
+        let avail = 1.0 - r["failures"].as_f64().unwrap_or(0.0) / runs;
+        let x = 2.0 + i as f64 * bw;
+        let bh = avail * (h - 4.0);
+        let color = if avail >= 0.999 {
+            "#8ddb8c"
+        } else if avail >= 0.9 {
+            "#eac54f"
+        } else {
+            "#ff8182"
+        };
+        bars.push_str(&format!(
+            "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{bh:.1}\" fill=\"{color}\"><title>{:.1} % up</title></rect>",
+            h - 2.0 - bh,
+            (bw - 1.0).max(1.0),
+            avail * 100.0
+        ));
+        let p95 = r["latency_p95_ms"].as_f64().unwrap_or(0.0);
+        line.push(format!("{:.1},{:.1}", x + bw / 2.0, h - 2.0 - p95 / max * (h - 4.0)));
+    }
+    format!(
+        "<svg class=\"chart\" width=\"{w}\" height=\"{h}\" role=\"img\" aria-label=\"availability per hour, p95 latency\">{bars}\
+         <polyline fill=\"none\" stroke=\"#0969da\" stroke-width=\"1.5\" points=\"{}\"/></svg>",
+        line.join(" ")
+    )
+}
+
+fn cluster_panel(cluster: &Value) -> String {
+    let live = cluster["workers_live"].as_u64().unwrap_or(0);
+    let total = cluster["workers"].as_array().map_or(0, Vec::len);
+    let ctrl = cluster["controller"].as_str().unwrap_or("none");
+    let degraded = if cluster["degraded"] == true {
+        " <span class=\"degraded\">degraded: fewer live workers than confirmations</span>"
+    } else {
+        ""
+    };
+    let workers: Vec<String> = cluster["workers"]
+        .as_array()
+        .map(|ws| {
+            ws.iter()
+                .map(|w| {
+                    let name = esc(w["name"].as_str().unwrap_or(""));
+                    let n = w["checks_assigned"].as_u64().unwrap_or(0);
+                    if w["alive"] == true {
+                        format!("{name} ({n} checks)")
+                    } else {
+                        format!("<span class=\"dead\">{name} (dead)</span>")
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    format!(
+        "<section class=\"cluster\" id=\"cluster\">Controller <b>{}</b>, term {} · workers {live}/{total} live: {}{degraded}</section>",
+        esc(ctrl),
+        cluster["term"].as_u64().unwrap_or(0),
+        workers.join(", ")
+    )
+}
+
+fn header(counts: &Value) -> String {
+    format!(
+        "<h1><a href=\"/\">bearmon</a></h1><span class=\"pill\">{} online</span><span class=\"pill\" style=\"color:var(--bad)\">{} offline</span><span class=\"pill\">{} invalid</span>",
+        counts["online"].as_u64().unwrap_or(0),
+        counts["offline"].as_u64().unwrap_or(0),
+        counts["invalid"].as_u64().unwrap_or(0)
+    )
+}
+
+/// The list page: cluster panel, search, one page of checks with their last-hour chart.
+pub fn index(cluster: &Value, page: &Value, q: &str, status: &str) -> String {
+    let mut rows = String::new();
+    for c in page["checks"].as_array().map(Vec::as_slice).unwrap_or(&[]) {
+        let st = c["status"].as_str().unwrap_or("online");
+        let msg = match st {
+            "invalid" => c["error"].as_str().unwrap_or("").to_string(),
+            _ => c["last_result"]["message"].as_str().unwrap_or("").to_string(),
+        };
+        let latency = c["last_result"]["latency_ms"].as_f64().map_or(String::new(), |l| format!("{l:.0} ms"));
+        let samples = c["recent"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+        rows.push_str(&format!(
+            "<tr class=\"check {st}\" data-id=\"{id}\"><td>{id}</td><td><a href=\"/checks/{id}\">{name}</a></td><td>{kind}</td><td class=\"st\">{st}</td>\
+             <td>{since}</td><td>{latency}</td><td>{chart}</td><td class=\"msg\" title=\"{m}\">{m}</td></tr>",
+            id = c["id"],
+            name = esc(c["name"].as_str().unwrap_or("")),
+            kind = esc(c["type"].as_str().unwrap_or("")),
+            since = esc(c["since"].as_str().unwrap_or("")),
+            chart = sparkline(samples, 160.0, 28.0),
+            m = esc(&msg),
+        ));
+    }
+    let total = page["total"].as_u64().unwrap_or(0);
+    let per = page["per_page"].as_u64().unwrap_or(50).max(1);
+    let p = page["page"].as_u64().unwrap_or(1);
+    let pages = total.div_ceil(per).max(1);
+    let link = |n: u64| format!("/?page={n}&q={}&status={}", esc(&url_escape(q)), esc(status));
+    let mut nav = format!("<div class=\"nav\">page {p} of {pages} ({total} checks)");
+    if p > 1 {
+        nav.push_str(&format!(" <a href=\"{}\">previous</a>", link(p - 1)));
+    }
+    if p < pages {
+        nav.push_str(&format!(" <a href=\"{}\">next</a>", link(p + 1)));
+    }
+    nav.push_str("</div>");
+    let opt = |v: &str, label: &str| {
+        let sel = if v == status { " selected" } else { "" };
+        format!("<option value=\"{v}\"{sel}>{label}</option>")
+    };
+    let form = format!(
+        "<form method=\"get\" action=\"/\"><input name=\"q\" placeholder=\"search name or id\" value=\"{}\"><select name=\"status\">{}{}{}{}</select><button>filter</button></form>",
+        esc(q),
+        opt("", "any state"),
+        opt("offline", "offline"),
+        opt("online", "online"),
+        opt("invalid", "invalid")
+    );
+    let table = if rows.is_empty() {
+        "<p>No checks match. Add one with SQL: <code>INSERT INTO checks (name, type, data) VALUES ('site', 'http', '{\"url\":\"https://example.com\"}');</code></p>".to_string()
+    } else {
+        format!(
+            "<table><thead><tr><th>id</th><th>name</th><th>type</th><th>state</th><th>since</th><th>latency</th><th>last hour</th><th>last message</th></tr></thead><tbody>{rows}</tbody></table>"
+        )
+    };
+    shell("bearmon", &header(&page["counts"]), &format!("{}{form}{table}{nav}", cluster_panel(cluster)))
+}
+
+/// One check: its state, definition (redacted), last-hour and last-day charts.
+pub fn check(cluster: &Value, detail: &Value, history: &Value) -> String {
+    let st = detail["status"].as_str().unwrap_or("online");
+    let recent = history["recent"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+    let hourly = history["hourly"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+    let msg = detail["error"].as_str().or(detail["last_result"]["message"].as_str()).unwrap_or("");
+    let main = format!(
+        "{}<h2 class=\"{st}\">{} <span class=\"st\">{st}</span></h2><p>Type {} · every {} s · delay {} · since {} · worker {}</p>\
+         <p class=\"msg\">{}</p><h3>Last results</h3>{}<h3>Last day (availability per hour, p95 latency)</h3>{}\
+         <h3>Definition</h3><pre>{}</pre>",
+        cluster_panel(cluster),
+        esc(detail["name"].as_str().unwrap_or("")),
+        esc(detail["type"].as_str().unwrap_or("")),
+        detail["interval"],
+        detail["delay"],
+        esc(detail["since"].as_str().unwrap_or("unknown")),
+        esc(detail["worker"].as_str().unwrap_or("none")),
+        esc(msg),
+        sparkline(recent, 720.0, 120.0),
+        day_chart(hourly, 720.0, 120.0),
+        esc(&serde_json::to_string_pretty(&detail["data"]).unwrap_or_default()),
+    );
+    shell(
+        &format!("bearmon: {}", detail["name"].as_str().unwrap_or("")),
+        "<h1><a href=\"/\">bearmon</a></h1>",
+        &main,
+    )
+}
+
+/// A page saying why there is nothing to show yet.
+pub fn unavailable(cluster: &Value, why: &str) -> String {
+    shell("bearmon", "<h1>bearmon</h1>", &format!("{}<p>{}</p>", cluster_panel(cluster), esc(why)))
+}
+
+fn url_escape(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
