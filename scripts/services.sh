@@ -5,7 +5,7 @@
 #   BEARMON_TEST_PG     postgres://bearmon:bearmon@127.0.0.1:PORT/postgres
 # stop_services stops both and removes the directory.
 
-BM_PACKAGES="mariadb-server postgresql dnsmasq-base nftables iproute2 python3-aiosmtpd"
+BM_PACKAGES="mariadb-server postgresql dnsmasq-base nftables iproute2 python3-aiosmtpd chromium"
 
 install_missing() {
   local missing=()
@@ -16,6 +16,8 @@ install_missing() {
   command -v ip >/dev/null || missing+=(iproute2)
   # The SMTP server the alert tests talk to (Debian's python, not a pyenv one).
   /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || missing+=(python3-aiosmtpd)
+  # The browser the status-page test drives (headless).
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
   if [ ${#missing[@]} -gt 0 ]; then
     echo "installing: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive

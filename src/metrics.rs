@@ -127,11 +127,50 @@ impl Metrics {
         }
     }
 
-    /// The Prometheus text exposition.
+    /// The Prometheus text exposition, with the process metrics first.
     pub fn render(&self) -> String {
-        let mut out = String::new();
+        let mut out = process_metrics();
         // Writing into a String cannot fail.
         let _ = encode(&mut out, &self.registry);
         out
     }
 }
+
+/// `process_*` metrics from /proc/self (Linux), as Prometheus's client libraries name them.
+fn process_metrics() -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return out };
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else { return out };
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let num = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // /proc/[pid]/stat: utime is field 14, stime 15, starttime 22, rss 24 (1-based); `f[0]` is field 3.
+    let ticks = 100.0;
+    let page = 4096.0;
+    let cpu = (num(11) + num(12)) / ticks;
+    let boot = std::fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| l.strip_prefix("btime ").and_then(|v| v.trim().parse::<f64>().ok()))
+        })
+        .unwrap_or(0.0);
+    let start = boot + num(19) / ticks;
+    let rss = num(21) * page;
+    let fds = std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0);
+    let _ =
+        writeln!(out, "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.");
+    let _ = writeln!(out, "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total {cpu}");
+    let _ = writeln!(out, "# HELP process_resident_memory_bytes Resident memory size in bytes.");
+    let _ = writeln!(out, "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes {rss}");
+    let _ = writeln!(out, "# HELP process_open_fds Number of open file descriptors.");
+    let _ = writeln!(out, "# TYPE process_open_fds gauge\nprocess_open_fds {fds}");
+    let _ = writeln!(
+        out,
+        "# HELP process_start_time_seconds Start time of the process since unix epoch in seconds."
+    );
+    let _ = writeln!(out, "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds {start}");
+    out
+}
+
+impl Metrics {}

@@ -45,7 +45,7 @@ const SCRIPT: &str = r#"
 fn shell(title: &str, header: &str, main: &str) -> String {
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-         <title>{}</title><link rel=\"icon\" href=\"data:,\"><style>{STYLE}</style></head><body><header>{header}<span id=\"updated\" class=\"pill\"></span></header>\
+         <title>{}</title><link rel=\"icon\" href=\"data:,\"><style>{STYLE}</style></head><body><header>{header}<span id=\"updated\" class=\"pill\">refreshes every 10 s</span></header>\
          <main>{main}</main><script>{SCRIPT}</script></body></html>",
         esc(title)
     )

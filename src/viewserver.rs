@@ -27,7 +27,7 @@ use crate::config::ViewserverConfig;
 use crate::metrics::Metrics;
 use crate::node::auth::now_ms;
 use crate::node::proto::{ClusterView, Heartbeat, WorkerView};
-use crate::node::{self, AuthLayer, NodeClient, NodeTls, PeerNode, Signer, json_error};
+use crate::node::{self, AuthLayer, NodeClient, NodeTls, PeerNode, Signer, json_error, not_found};
 
 /// Workers silent this long are forgotten (no longer listed).
 const FORGET_AFTER: Duration = Duration::from_secs(3600);
@@ -255,7 +255,7 @@ pub async fn run(
     let auth = Arc::new(AuthLayer { signer: signer.clone(), metrics: metrics.clone() });
     let cluster = Router::new()
         .route("/cluster/heartbeat", post(heartbeat))
-        .layer(axum::middleware::from_fn_with_state(auth, node::require_signature));
+        .route_layer(axum::middleware::from_fn_with_state(auth, node::require_signature));
     let router = Router::new()
         .route("/api/cluster", get(api_cluster))
         .route("/api/checks", get(api_forward))
@@ -268,6 +268,7 @@ pub async fn run(
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics_text))
         .merge(cluster)
+        .fallback(not_found)
         .with_state(shared.clone());
     let scheme = if tls.is_some() { "https" } else { "http" };
     let addr =

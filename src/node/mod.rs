@@ -35,6 +35,11 @@ pub struct AuthLayer {
     pub metrics: Metrics,
 }
 
+/// Any route no handler claims: a JSON 404 naming the path.
+pub async fn not_found(uri: axum::http::Uri) -> Response {
+    json_error(StatusCode::NOT_FOUND, format!("no such route: {}", uri.path()))
+}
+
 /// A JSON error body with a status.
 pub fn json_error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, axum::Json(proto::ErrorBody { error: message.into() })).into_response()

@@ -24,7 +24,7 @@ use crate::db::{self, Db};
 use crate::metrics::Metrics;
 use crate::node::auth::now_ms;
 use crate::node::proto::{AskRequest, ClusterView, Heartbeat, ResultMsg, SyncRequest, SyncResponse};
-use crate::node::{self, AuthLayer, NodeClient, NodeTls, PeerNode, Signer, json_error};
+use crate::node::{self, AuthLayer, NodeClient, NodeTls, PeerNode, Signer, json_error, not_found};
 use crate::viewserver::metrics_response;
 use schedule::{DueRun, Schedule};
 
@@ -131,7 +131,7 @@ pub async fn run(
     let cluster = Router::new()
         .route("/cluster/sync", post(sync))
         .route("/cluster/ask", post(ask))
-        .layer(axum::middleware::from_fn_with_state(auth, node::require_signature));
+        .route_layer(axum::middleware::from_fn_with_state(auth, node::require_signature));
     let router = Router::new()
         .route("/api/cluster", get(api_cluster))
         .route("/api/checks", get(api_forward))
@@ -141,6 +141,7 @@ pub async fn run(
         .route("/api/openapi.json", get(crate::api::openapi))
         .route("/metrics", get(metrics_text))
         .merge(cluster)
+        .fallback(not_found)
         .with_state(shared.clone());
     tracing::info!(name = %shared.cfg.name, probe_only = shared.cfg.database.is_none(), "worker listening on {url}");
     let tasks = vec![
