@@ -20,7 +20,8 @@ fn help_lists_the_commands() {
     let out = bearmon(&["--help"]);
     assert!(out.status.success());
     let text = stdout(&out);
-    for cmd in ["migrate", "probe", "checks", "viewserver", "worker", "certs", "check-config"] {
+    for cmd in ["migrate", "probe", "checks", "viewserver", "worker", "certs", "check-config", "up", "status"]
+    {
         assert!(text.contains(cmd), "{cmd} missing from --help:\n{text}");
     }
 }
@@ -98,6 +99,8 @@ fn the_sample_configs_are_valid() {
         let out = bearmon(&["check-config", f]);
         assert!(out.status.success(), "{f}: {}", stdout(&out));
     }
+    let out = bearmon(&["check-config", "--role", "worker", "configs/up.toml"]);
+    assert!(out.status.success(), "configs/up.toml: {}", stdout(&out));
 }
 
 #[test]
