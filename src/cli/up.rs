@@ -25,6 +25,25 @@ fn random_secret() -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+/// Gives the controller up to 10 s to deliver what the outbox holds before the nodes stop;
+/// what is left stays in the database for the next start.
+async fn drain_outbox(database: &str) {
+    let Ok(db) = Db::connect(database).await else { return };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match crate::alert::outbox::pending(&db).await {
+            Ok(0) => return,
+            Ok(n) if std::time::Instant::now() >= deadline => {
+                tracing::warn!(pending = n, "stopping with notifications undelivered; they go out at the next start");
+                return;
+            }
+            Ok(n) => tracing::info!(pending = n, "delivering the outbox before stopping"),
+            Err(_) => return,
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
 /// Runs until Ctrl-C or SIGTERM.
 ///
 /// # Errors
@@ -114,7 +133,9 @@ pub async fn run(
         "  INSERT INTO alerts (check_id, contact_id, type) SELECT MAX(checks.id), MAX(contacts.id), 'both' FROM checks, contacts;"
     );
     println!("Ctrl-C stops it.");
-    stop.cancelled().await;
+    signal.cancelled().await;
+    drain_outbox(database).await;
+    stop.cancel();
     tracing::info!("stopping: finishing in-flight requests");
     for t in tasks {
         match tokio::time::timeout(Duration::from_secs(10), t).await {
