@@ -52,8 +52,10 @@ pub async fn run(
     listen: &str,
     database: &str,
     config: Option<&Path>,
-    stop: CancellationToken,
+    signal: CancellationToken,
 ) -> anyhow::Result<()> {
+    // Nodes stop after the outbox is drained, not at the signal itself.
+    let stop = CancellationToken::new();
     let file: WorkerFile = config::load(config)?;
     let addr: SocketAddr = listen.parse().with_context(|| format!("--listen {listen:?} is not host:port"))?;
     let db = Db::connect(database).await?;
