@@ -34,7 +34,10 @@ async fn drain_outbox(database: &str) {
         match crate::alert::outbox::pending(&db).await {
             Ok(0) => return,
             Ok(n) if std::time::Instant::now() >= deadline => {
-                tracing::warn!(pending = n, "stopping with notifications undelivered; they go out at the next start");
+                tracing::warn!(
+                    pending = n,
+                    "stopping with notifications undelivered; they go out at the next start"
+                );
                 return;
             }
             Ok(n) => tracing::info!(pending = n, "delivering the outbox before stopping"),
