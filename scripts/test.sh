@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The one test command (README, CI): installs what is missing (Debian: mariadb-server,
-# postgresql, dnsmasq-base, nftables, iproute2), starts MariaDB and PostgreSQL on loopback
+# postgresql, dnsmasq-base, nftables, iproute2, python3-aiosmtpd, chromium; nginx-light and
+# apache2-utils for the bench smoke), starts MariaDB and PostgreSQL on loopback
 # in a temporary directory, runs cargo fmt --check, clippy with -D warnings and the whole
 # test suite against SQLite, MariaDB and PostgreSQL, and stops what it started, also on
 # failure. Needs root (packages, network namespaces, raw ICMP sockets).
@@ -19,6 +20,17 @@ echo "== cargo test"
 log="$BM_TMP/cargo-test.log"
 status=0
 cargo test --no-fail-fast -- "$@" 2>&1 | tee "$log" || status=$?
+# Keep the benchmark harness working: a tiny run (BENCHMARKS.md has the real ones).
+echo "== bench smoke: scripts/bench.sh --debug --checks 200 --seconds 10"
+if bash scripts/bench.sh --debug --checks 200 --seconds 10 --interval 5 --ab-requests 1000 \
+    > "$BM_TMP/bench-smoke.json" 2> "$BM_TMP/bench-smoke.log" \
+    && grep -q '"executions_per_s"' "$BM_TMP/bench-smoke.json"; then
+  echo "bench smoke: ok ($(grep '"executions_per_s"' "$BM_TMP/bench-smoke.json" | tr -d ' ,'))"
+else
+  echo "bench smoke: FAILED"
+  cat "$BM_TMP/bench-smoke.log" "$BM_TMP/bench-smoke.json" || true
+  status=1
+fi
 # One plain closing line over every test binary.
 awk '/^test result:/ { p += $4; f += $6 } END { printf "total: %d passed, %d failed\n", p, f }' "$log"
 exit "$status"

@@ -166,6 +166,23 @@ pub async fn proxy(client: &NodeClient, base: Option<&str>, uri: &Uri) -> Respon
     }
 }
 
+/// The `/api/*` routes a node serves with `forward` (answer or pass to the controller);
+/// `/api/cluster` is each node's own.
+pub fn routes<S, H, T>(forward: H) -> axum::Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    H: axum::handler::Handler<T, S> + Clone,
+    T: 'static,
+{
+    use axum::routing::get;
+    axum::Router::new()
+        .route("/api/checks", get(forward.clone()))
+        .route("/api/checks/{id}", get(forward.clone()))
+        .route("/api/checks/{id}/history", get(forward.clone()))
+        .route("/api/events", get(forward))
+        .route("/api/openapi.json", get(openapi))
+}
+
 /// `GET /api/openapi.json`.
 pub async fn openapi() -> Response {
     ([("content-type", "application/json")], OPENAPI).into_response()

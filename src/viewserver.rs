@@ -258,11 +258,7 @@ pub async fn run(
         .route_layer(axum::middleware::from_fn_with_state(auth, node::require_signature));
     let router = Router::new()
         .route("/api/cluster", get(api_cluster))
-        .route("/api/checks", get(api_forward))
-        .route("/api/checks/{id}", get(api_forward))
-        .route("/api/checks/{id}/history", get(api_forward))
-        .route("/api/events", get(api_forward))
-        .route("/api/openapi.json", get(crate::api::openapi))
+        .merge(crate::api::routes(api_forward))
         .route("/", get(page_index))
         .route("/checks/{id}", get(page_check))
         .route("/healthz", get(|| async { "ok" }))

@@ -92,21 +92,6 @@ impl NodeClient {
             .map_err(|source| ClientError::Transport { url: url.clone(), source })?;
         decode(url, resp).await
     }
-
-    /// An unsigned GET of a public API route (`/api/...`).
-    ///
-    /// # Errors
-    /// As [`NodeClient::post`].
-    pub async fn get<R: DeserializeOwned>(&self, url: &str, timeout: Duration) -> Result<R, ClientError> {
-        let resp = self
-            .http
-            .get(url)
-            .timeout(timeout)
-            .send()
-            .await
-            .map_err(|source| ClientError::Transport { url: url.to_string(), source })?;
-        decode(url.to_string(), resp).await
-    }
 }
 
 impl NodeClient {

@@ -1,0 +1,419 @@
+//! The benchmark harness behind `scripts/bench.sh`: loads N checks into a database, runs a
+//! viewserver and workers as separate processes of the real `bearmon` binary against a
+//! target on loopback (nginx), waits one full interval, measures a window, and prints one
+//! JSON object (and appends a row to BENCHMARKS.md with `--record`).
+//!
+//! Measured: executions per second (demanded and done), scheduling lag (from the workers'
+//! histograms), missed slots, CPU seconds per 1,000 executions per role and for the
+//! database server, RSS and bytes per check, SQL transactions per second, the first status
+//! page and `/api/checks?status=offline` latency, and `ab` against the same target.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bearmon::db::Db;
+use clap::Parser;
+use serde_json::{Value, json};
+use sqlx::Row;
+
+#[derive(Debug, Parser)]
+#[command(about = "bearmon benchmark harness (see scripts/bench.sh)")]
+struct Args {
+    #[arg(long, default_value_t = 100_000)]
+    checks: usize,
+    #[arg(long, default_value_t = 60)]
+    interval: u64,
+    #[arg(long, default_value_t = 2)]
+    confirmations: usize,
+    /// The measured window, after one full interval of warm-up.
+    #[arg(long, default_value_t = 300)]
+    seconds: u64,
+    #[arg(long, default_value = "http", value_parser = ["http", "tcp"])]
+    kind: String,
+    #[arg(long, default_value_t = 3)]
+    workers: usize,
+    /// An admin URL of a PostgreSQL server (a database is created for the run).
+    #[arg(long, env = "BEARMON_TEST_PG")]
+    pg: String,
+    /// The target's port (nginx on loopback); checks use distinct 127.x.y.z addresses.
+    #[arg(long)]
+    target_port: u16,
+    /// The bearmon binary to run.
+    #[arg(long)]
+    bin: PathBuf,
+    /// Requests for `ab` (0: skip).
+    #[arg(long, default_value_t = 20_000)]
+    ab_requests: usize,
+    /// Append a row to this Markdown file.
+    #[arg(long)]
+    record: Option<PathBuf>,
+    /// A label for the row.
+    #[arg(long, default_value = "")]
+    label: String,
+}
+
+struct Proc {
+    role: String,
+    child: Child,
+    url: String,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn(bin: &PathBuf, role: &str, args: &[String], log: &std::path::Path) -> Proc {
+    let mut child = Command::new(bin)
+        .args(args)
+        .env("RUST_LOG", "warn,bearmon::viewserver=info,bearmon::worker=info,bearmon::controller=info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start bearmon");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut file = std::fs::File::create(log).unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(i) = line.find("listening on ") {
+                let _ = tx.send(line[i + 13..].split_whitespace().next().unwrap_or("").to_string());
+            }
+            let _ = writeln!(file, "{line}");
+        }
+    });
+    let url = rx
+        .recv_timeout(Duration::from_secs(30))
+        .unwrap_or_else(|_| panic!("{role} did not start; see {}", log.display()));
+    Proc { role: role.into(), child, url }
+}
+
+/// utime + stime of a process, seconds.
+fn cpu_secs(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0.0 };
+    let Some((_, rest)) = stat.rsplit_once(')') else { return 0.0 };
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let n = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (n(11) + n(12)) / 100.0
+}
+
+fn rss_bytes(pid: u32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    s.lines()
+        .find_map(|l| {
+            l.strip_prefix("VmRSS:").and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .unwrap_or(0)
+        * 1024
+}
+
+/// CPU seconds of every process whose command name is `name`.
+fn cpu_of_named(name: &str) -> f64 {
+    let mut total = 0.0;
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
+        if std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == name) {
+            total += cpu_secs(pid);
+        }
+    }
+    total
+}
+
+/// Parses Prometheus text into (name{labels} → value).
+fn scrape(text: &str) -> HashMap<String, f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|l| {
+            let (k, v) = l.rsplit_once(' ')?;
+            Some((k.to_string(), v.parse().ok()?))
+        })
+        .collect()
+}
+
+async fn metrics(url: &str) -> HashMap<String, f64> {
+    let text = reqwest::get(format!("{url}/metrics")).await.ok().map(|r| r.text());
+    match text {
+        Some(t) => scrape(&t.await.unwrap_or_default()),
+        None => HashMap::new(),
+    }
+}
+
+fn sum_prefix(m: &HashMap<String, f64>, prefix: &str) -> f64 {
+    m.iter().filter(|(k, _)| k.starts_with(prefix)).map(|(_, v)| v).sum()
+}
+
+/// Lag histogram: (upper bound, cumulative count) deltas summed over workers.
+fn lag_buckets(before: &[HashMap<String, f64>], after: &[HashMap<String, f64>]) -> Vec<(f64, f64)> {
+    let mut acc: HashMap<String, f64> = HashMap::new();
+    for (b, a) in before.iter().zip(after) {
+        for (k, v) in a.iter().filter(|(k, _)| k.starts_with("bearmon_schedule_lag_seconds_bucket")) {
+            *acc.entry(k.clone()).or_default() += v - b.get(k).copied().unwrap_or(0.0);
+        }
+    }
+    let mut out: Vec<(f64, f64)> = acc
+        .into_iter()
+        .filter_map(|(k, v)| {
+            let le = k.split("le=\"").nth(1)?.split('"').next()?;
+            let le = if le == "+Inf" { f64::INFINITY } else { le.parse().ok()? };
+            Some((le, v))
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.total_cmp(&b.0));
+    out
+}
+
+fn quantile(buckets: &[(f64, f64)], q: f64) -> Option<f64> {
+    let total = buckets.last()?.1;
+    if total <= 0.0 {
+        return None;
+    }
+    buckets.iter().find(|(_, c)| *c >= q * total).map(|(le, _)| *le)
+}
+
+async fn timed_get(url: &str) -> f64 {
+    let mut times = Vec::new();
+    for _ in 0..3 {
+        let t = Instant::now();
+        let ok = reqwest::get(url).await.ok().map(|r| r.status().is_success());
+        if ok == Some(true) {
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    times.get(times.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+fn target_host(i: usize) -> String {
+    format!("127.{}.{}.{}", 1 + i / 62_500, (i / 250) % 250, 1 + i % 250)
+}
+
+#[tokio::main]
+async fn main() {
+    bearmon::init_crypto();
+    let a = Args::parse();
+    let started = Instant::now();
+    let name = format!("bench_{}", std::process::id());
+    let admin = Db::connect(&a.pg).await.expect("connect to PostgreSQL");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(admin.pool())
+        .await
+        .unwrap();
+    let db_url = format!("{}/{name}", a.pg.rsplit_once('/').unwrap().0);
+    let db = Db::connect(&db_url).await.unwrap();
+    bearmon::db::migrate(&db).await.unwrap();
+
+    // Load the checks in batches.
+    let t = Instant::now();
+    for chunk in (0..a.checks).collect::<Vec<_>>().chunks(1000) {
+        let values: Vec<String> = chunk
+            .iter()
+            .map(|i| {
+                let data = match a.kind.as_str() {
+                    "tcp" => format!(r#"{{"address":"{}:{}","timeout":5}}"#, target_host(*i), a.target_port),
+                    _ => format!(r#"{{"url":"http://{}:{}/","timeout":5}}"#, target_host(*i), a.target_port),
+                };
+                format!("('c{i}', '{}', '{data}', {}, 1)", a.kind, a.interval)
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO checks (name, type, data, check_interval, delay) VALUES {}",
+            values.join(",")
+        );
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(db.pool()).await.unwrap();
+    }
+    eprintln!("loaded {} checks in {:.1} s", a.checks, t.elapsed().as_secs_f64());
+
+    let dir = tempfile_dir();
+    let secret = "bench-secret-123456".to_string();
+    let s = |v: &str| v.to_string();
+    let vs = spawn(
+        &a.bin,
+        "viewserver",
+        &[s("viewserver"), s("--listen"), s("127.0.0.1:0"), s("--secret"), secret.clone()],
+        &dir.join("viewserver.log"),
+    );
+    let mut workers = Vec::new();
+    for i in 1..=a.workers {
+        let args = vec![
+            s("worker"),
+            s("--name"),
+            format!("w{i}"),
+            s("--listen"),
+            s("127.0.0.1:0"),
+            s("--viewserver"),
+            vs.url.clone(),
+            s("--secret"),
+            secret.clone(),
+            s("--database"),
+            db_url.clone(),
+            s("--confirmations"),
+            a.confirmations.to_string(),
+        ];
+        workers.push(spawn(&a.bin, &format!("w{i}"), &args, &dir.join(format!("w{i}.log"))));
+    }
+
+    // Wait until every check is assigned, then one full interval.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let controller = loop {
+        let v: Value = match reqwest::get(format!("{}/api/cluster", vs.url)).await {
+            Ok(r) => r.json().await.unwrap_or_default(),
+            Err(_) => Value::Null,
+        };
+        let assigned: u64 = v["workers"]
+            .as_array()
+            .map_or(0, |ws| ws.iter().map(|w| w["checks_assigned"].as_u64().unwrap_or(0)).sum());
+        if assigned as usize >= a.checks && v["controller"].is_string() {
+            break v["controller"].as_str().unwrap().to_string();
+        }
+        assert!(Instant::now() < deadline, "checks not assigned within 120 s: {v}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    eprintln!(
+        "all checks assigned after {:.1} s; warming up for one interval",
+        started.elapsed().as_secs_f64()
+    );
+    tokio::time::sleep(Duration::from_secs(a.interval + 1)).await;
+
+    let pg_stats = |db: Db| async move {
+        let row = sqlx::query("SELECT CAST(SUM(xact_commit + xact_rollback) AS BIGINT), CAST(SUM(tup_inserted + tup_updated + tup_deleted) AS BIGINT) FROM pg_stat_database")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        (row.try_get::<i64, _>(0).unwrap_or(0), row.try_get::<i64, _>(1).unwrap_or(0))
+    };
+    let cpu_before: Vec<f64> = std::iter::once(&vs).chain(&workers).map(|p| cpu_secs(p.child.id())).collect();
+    let pg_cpu_before = cpu_of_named("postgres");
+    let m_before: Vec<HashMap<String, f64>> =
+        futures_util::future::join_all(workers.iter().map(|w| metrics(&w.url))).await;
+    let (x0, t0) = pg_stats(db.clone()).await;
+    let window = Instant::now();
+    tokio::time::sleep(Duration::from_secs(a.seconds)).await;
+    let secs = window.elapsed().as_secs_f64();
+    let m_after: Vec<HashMap<String, f64>> =
+        futures_util::future::join_all(workers.iter().map(|w| metrics(&w.url))).await;
+    let cpu_after: Vec<f64> = std::iter::once(&vs).chain(&workers).map(|p| cpu_secs(p.child.id())).collect();
+    let pg_cpu = cpu_of_named("postgres") - pg_cpu_before;
+    let (x1, t1) = pg_stats(db.clone()).await;
+
+    let runs: f64 = m_before
+        .iter()
+        .zip(&m_after)
+        .map(|(b, a)| sum_prefix(a, "bearmon_check_runs_total") - sum_prefix(b, "bearmon_check_runs_total"))
+        .sum();
+    let skipped: f64 = m_before
+        .iter()
+        .zip(&m_after)
+        .map(|(b, a)| {
+            sum_prefix(a, "bearmon_check_runs_skipped_total")
+                - sum_prefix(b, "bearmon_check_runs_skipped_total")
+        })
+        .sum();
+    let buckets = lag_buckets(&m_before, &m_after);
+    let per_k = |cpu: f64| if runs > 0.0 { cpu / runs * 1000.0 } else { f64::NAN };
+    let mut roles = serde_json::Map::new();
+    let mut total_cpu = 0.0;
+    for (i, p) in std::iter::once(&vs).chain(&workers).enumerate() {
+        let cpu = cpu_after[i] - cpu_before[i];
+        total_cpu += cpu;
+        let role = if p.role == controller { format!("{} (controller)", p.role) } else { p.role.clone() };
+        let rss = rss_bytes(p.child.id());
+        roles.insert(
+            role,
+            json!({"cpu_s": cpu, "cpu_s_per_1000_runs": per_k(cpu), "cpu_share_of_2_cores": cpu / secs / 2.0, "rss_mb": rss as f64 / 1048576.0, "rss_bytes_per_check": rss as f64 / a.checks as f64}),
+        );
+    }
+    let page_ms = timed_get(&format!("{}/", vs.url)).await;
+    let offline_ms = timed_get(&format!("{}/api/checks?status=offline", vs.url)).await;
+    let ab = if a.ab_requests > 0 { run_ab(a.ab_requests, a.target_port) } else { None };
+    let result = json!({
+        "label": a.label,
+        "checks": a.checks, "interval_s": a.interval, "confirmations": a.confirmations, "kind": a.kind, "workers": a.workers,
+        "window_s": secs,
+        "demanded_per_s": a.checks as f64 / a.interval as f64,
+        "executions_per_s": runs / secs,
+        "lag_p50_le_s": quantile(&buckets, 0.5), "lag_p99_le_s": quantile(&buckets, 0.99),
+        "missed_slots": skipped,
+        "cluster_cpu_share_of_2_cores": total_cpu / secs / 2.0,
+        "cluster_cpu_ms_per_run": if runs > 0.0 { total_cpu / runs * 1000.0 } else { f64::NAN },
+        "postgres_cpu_s_per_1000_runs": per_k(pg_cpu),
+        "sql_transactions_per_s": (x1 - x0) as f64 / secs,
+        "sql_rows_written_per_s": (t1 - t0) as f64 / secs,
+        "status_page_ms": page_ms, "api_offline_ms": offline_ms,
+        "ab_requests_per_s": ab,
+        "ratio_to_ab": ab.map(|r| runs / secs / r),
+        "roles": roles,
+    });
+    println!("{}", serde_json::to_string_pretty(&result).unwrap());
+    if let Some(path) = a.record {
+        let row = format!(
+            "| {} | {} | {} | {}s | {:.0} | {:.0} | {} | {} | {} | {:.1} % | {:.3} | {:.2} | {:.0} | {:.0} | {:.0} | {} |\n",
+            time_now(),
+            if a.label.is_empty() { "bearmon" } else { &a.label },
+            a.checks,
+            a.interval,
+            a.checks as f64 / a.interval as f64,
+            runs / secs,
+            fmt_opt(quantile(&buckets, 0.5)),
+            fmt_opt(quantile(&buckets, 0.99)),
+            skipped,
+            total_cpu / secs / 2.0 * 100.0,
+            if runs > 0.0 { total_cpu / runs * 1000.0 } else { f64::NAN },
+            (x1 - x0) as f64 / secs,
+            page_ms,
+            offline_ms,
+            ab.unwrap_or(f64::NAN),
+            result["roles"]
+                .as_object()
+                .map(|r| r
+                    .iter()
+                    .map(|(k, v)| format!(
+                        "{k}: {:.0} B/check",
+                        v["rss_bytes_per_check"].as_f64().unwrap_or(0.0)
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(", "))
+                .unwrap_or_default(),
+        );
+        let mut f = std::fs::OpenOptions::new().append(true).create(true).open(&path).unwrap();
+        f.write_all(row.as_bytes()).unwrap();
+    }
+    drop(workers);
+    drop(vs);
+    db.pool().close().await;
+    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)")))
+        .execute(admin.pool())
+        .await;
+}
+
+fn fmt_opt(v: Option<f64>) -> String {
+    v.map_or("-".into(), |v| format!("≤ {v} s"))
+}
+
+fn time_now() -> String {
+    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+        [..16]
+        .to_string()
+}
+
+fn tempfile_dir() -> PathBuf {
+    let d = std::env::temp_dir().join(format!("bearmon-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    eprintln!("node logs in {}", d.display());
+    d
+}
+
+/// `ab` without keep-alive against the target: requests per second.
+fn run_ab(n: usize, port: u16) -> Option<f64> {
+    let out = Command::new("ab")
+        .args(["-q", "-n", &n.to_string(), "-c", "50", &format!("http://127.0.0.1:{port}/")])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines().find(|l| l.starts_with("Requests per second:"))?.split_whitespace().nth(3)?.parse().ok()
+}
