@@ -20,6 +20,15 @@ pub fn init() {
     bearmon::telemetry::init(true);
 }
 
+/// How many migrations each backend has (the files in migrations/sqlite).
+pub fn migration_count() -> usize {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite");
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| e.as_ref().is_ok_and(|e| e.path().extension().is_some_and(|x| x == "sql")))
+        .count()
+}
+
 /// True when scripts/test.sh started the servers: then a missing one is a failure.
 pub fn servers_required() -> bool {
     std::env::var("BEARMON_REQUIRE_SERVERS").is_ok_and(|v| v == "1")
