@@ -2,9 +2,10 @@
 //!
 //!   cargo run --release --bin bearmon-bench-decide [-- RESULTS]
 //!
-//! Two mixes over 10,000 checks and 3 workers: steady state (every result agrees with the
-//! check's state: the common case), and outages (every check fails, so each round asks for
-//! a confirmation and counts; flips happen every `delay + 1` rounds).
+//! Two mixes over 10,000 checks and 3 workers, confirmations 2, delay 1: steady state (every
+//! result agrees with the check's state: the common case), and flapping (every check goes
+//! down for 2 rounds and up for 2, so each result opens a contrary round that asks a
+//! confirmer, counts, and every second round flips).
 
 use std::time::Instant;
 
@@ -39,7 +40,9 @@ fn run(results: usize, verdict_of: impl Fn(usize) -> Verdict) -> f64 {
 fn main() {
     let results: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(5_000_000);
     let steady = run(results, |_| Verdict::Online);
-    let outage = run(results, |_| Verdict::Offline);
+    // Flapping: 2 rounds down, 2 rounds up, so nearly every result is contrary (a round with
+    // a confirmation, then a flip).
+    let outage = run(results, |n| if (n / 10_000 / 2) % 2 == 0 { Verdict::Offline } else { Verdict::Online });
     println!(
         "{{\"results\": {results}, \"steady_results_per_s\": {steady:.0}, \"outage_results_per_s\": {outage:.0}}}"
     );
