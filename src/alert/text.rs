@@ -32,6 +32,13 @@ fn is_secret_key(k: &str) -> bool {
         || norm.ends_with("password")
 }
 
+/// Whether a JSON text names a secret key anywhere (then its redacted copy is kept even
+/// when the secret's value was empty).
+fn has_secret_key(data: &str) -> bool {
+    let lower = data.to_ascii_lowercase();
+    ["pass", "secret", "token", "auth", "key", "cookie", "bearer"].iter().any(|k| lower.contains(k))
+}
+
 fn walk(v: &mut Value, found: &mut Vec<String>) {
     match v {
         Value::Object(map) => {
@@ -67,7 +74,8 @@ fn walk(v: &mut Value, found: &mut Vec<String>) {
 /// from messages too, which may quote a URL or a header).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Redacted {
-    pub data: String,
+    /// The redacted data, when it differs from the original (most checks have no secret).
+    changed: Option<String>,
     secrets: Vec<String>,
 }
 
@@ -81,10 +89,17 @@ impl Redacted {
                 // Longest first, so a secret containing another is scrubbed whole.
                 secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
                 secrets.dedup();
-                Redacted { data: v.to_string(), secrets }
+                // Most checks have nothing to hide: keep a copy only for those that do.
+                let changed = (!secrets.is_empty() || has_secret_key(data)).then(|| v.to_string());
+                Redacted { changed, secrets }
             }
-            Err(_) => Redacted { data: "(withheld: not valid JSON)".into(), secrets: Vec::new() },
+            Err(_) => Redacted { changed: Some("(withheld: not valid JSON)".into()), secrets: Vec::new() },
         }
+    }
+
+    /// The data to show: `original` with its secrets replaced.
+    pub fn data<'a>(&'a self, original: &'a str) -> &'a str {
+        self.changed.as_deref().unwrap_or(original)
     }
 
     /// `text` with every secret of the check replaced.
@@ -156,10 +171,14 @@ mod tests {
         let r = Redacted::new(
             r#"{"url":"https://bob:hunter22@example.com/x","username":"bob","password":"pw-secret-1","headers":{"Authorization":"Bearer tok-123","X-Api-Key":"k-456","Accept":"json"}}"#,
         );
+        let original = r#"{"url":"https://bob:hunter22@example.com/x","username":"bob","password":"pw-secret-1","headers":{"Authorization":"Bearer tok-123","X-Api-Key":"k-456","Accept":"json"}}"#;
+        let data = r.data(original);
         for s in ["hunter22", "pw-secret-1", "tok-123", "k-456"] {
-            assert!(!r.data.contains(s), "{s} in {}", r.data);
+            assert!(!data.contains(s), "{s} in {data}");
         }
-        assert!(r.data.contains("\"username\":\"bob\"") && r.data.contains("json"), "{}", r.data);
+        assert!(data.contains("\"username\":\"bob\"") && data.contains("json"), "{data}");
+        let plain = Redacted::new(r#"{"url":"https://example.com"}"#);
+        assert!(plain.changed.is_none(), "no copy for data without secrets");
         assert_eq!(
             r.scrub("GET https://bob:hunter22@example.com/x: 401 for pw-secret-1"),
             "GET https://bob:***@example.com/x: 401 for ***"

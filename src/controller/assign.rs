@@ -12,6 +12,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
 
 /// What a worker must be sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,7 +45,9 @@ impl Copy {
 /// The assignment of checks to live workers.
 #[derive(Debug, Default)]
 pub struct Assignment {
-    owner: HashMap<i64, String>,
+    /// Worker names are shared (`Arc<str>`): one allocation per worker, not per check.
+    owner: HashMap<i64, Arc<str>>,
+    names: BTreeMap<String, Arc<str>>,
     copies: BTreeMap<String, Copy>,
     /// Versions are drawn from one counter, so a copy made for a worker that left and came
     /// back never reuses a number the worker may still hold.
@@ -60,7 +63,7 @@ fn rank(check: i64, worker: &str) -> u64 {
 
 impl Assignment {
     pub fn owner(&self, check: i64) -> Option<&str> {
-        self.owner.get(&check).map(String::as_str)
+        self.owner.get(&check).map(|w| &**w)
     }
 
     pub fn count(&self, worker: &str) -> usize {
@@ -95,27 +98,28 @@ impl Assignment {
             c.checks.insert(check);
             c.touch(check, true, v);
         }
-        self.owner.insert(check, worker);
+        let name = self.names.entry(worker.clone()).or_insert_with(|| Arc::from(worker.as_str())).clone();
+        self.owner.insert(check, name);
     }
 
     fn take(&mut self, check: i64) -> Option<String> {
         let w = self.owner.remove(&check)?;
         let v = self.next_version();
-        if let Some(c) = self.copies.get_mut(&w) {
+        if let Some(c) = self.copies.get_mut(&*w) {
             c.checks.remove(&check);
             c.touch(check, false, v);
         }
-        Some(w)
+        Some(w.to_string())
     }
 
     /// Adds a check (or re-sends a changed one to its worker). Returns its worker.
     pub fn upsert(&mut self, check: i64) -> Option<String> {
         if let Some(w) = self.owner.get(&check).cloned() {
             let v = self.next_version();
-            if let Some(c) = self.copies.get_mut(&w) {
+            if let Some(c) = self.copies.get_mut(&*w) {
                 c.touch(check, true, v);
             }
-            return Some(w);
+            return Some(w.to_string());
         }
         let cap = self.cap(1);
         let w = self.pick(check, cap)?;

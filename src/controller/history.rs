@@ -8,20 +8,19 @@ use serde::Serialize;
 
 use crate::check::Verdict;
 
-/// Results kept per check in memory.
-pub const RECENT: usize = 120;
+/// Results kept per check in memory (the last hour at a 60 s interval).
+pub const RECENT: usize = 60;
 
 /// Upper bounds (ms) of the latency histogram buckets; the last bucket is unbounded.
 const BUCKETS_MS: [f32; 15] =
     [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0, 10000.0, 20000.0, 30000.0];
 
-/// One result, compactly.
+/// One result in 8 bytes: the time, and the latency whose sign carries the verdict
+/// (online: the latency; offline: −(latency + 1); error: NaN).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Sample {
     pub at_s: u32,
-    pub latency_ms: f32,
-    /// 0 online, 1 offline, 2 error.
-    pub verdict: u8,
+    coded: f32,
 }
 
 /// A sample as the API shows it.
@@ -35,25 +34,35 @@ pub struct SampleView {
 
 impl Sample {
     pub fn new(at_ms: i64, latency_ms: f64, verdict: Verdict) -> Self {
-        let v = match verdict {
-            Verdict::Online => 0,
-            Verdict::Offline => 1,
-            Verdict::Error => 2,
+        let l = latency_ms.max(0.0) as f32;
+        let coded = match verdict {
+            Verdict::Online => l,
+            Verdict::Offline => -(l + 1.0),
+            Verdict::Error => f32::NAN,
         };
-        Sample {
-            at_s: (at_ms / 1000).clamp(0, i64::from(u32::MAX)) as u32,
-            latency_ms: latency_ms as f32,
-            verdict: v,
+        Sample { at_s: (at_ms / 1000).clamp(0, i64::from(u32::MAX)) as u32, coded }
+    }
+
+    pub fn verdict(&self) -> Verdict {
+        if self.coded.is_nan() {
+            Verdict::Error
+        } else if self.coded < 0.0 {
+            Verdict::Offline
+        } else {
+            Verdict::Online
+        }
+    }
+
+    pub fn latency_ms(&self) -> f32 {
+        match self.verdict() {
+            Verdict::Online => self.coded,
+            Verdict::Offline => -self.coded - 1.0,
+            Verdict::Error => 0.0,
         }
     }
 
     pub fn view(&self) -> SampleView {
-        let verdict = match self.verdict {
-            0 => Verdict::Online,
-            1 => Verdict::Offline,
-            _ => Verdict::Error,
-        };
-        SampleView { at: self.at_s, verdict, latency_ms: self.latency_ms }
+        SampleView { at: self.at_s, verdict: self.verdict(), latency_ms: self.latency_ms() }
     }
 }
 
@@ -107,16 +116,18 @@ impl HourAcc {
 
     /// Counts a result. Errors (the worker could not run the check) are not counted.
     pub fn add(&mut self, s: &Sample) {
-        if s.verdict == 2 {
+        let verdict = s.verdict();
+        if verdict == Verdict::Error {
             return;
         }
         self.runs += 1;
-        if s.verdict == 1 {
+        if verdict == Verdict::Offline {
             self.failures += 1;
         }
-        self.latency_sum_ms += f64::from(s.latency_ms);
-        self.latency_max_ms = self.latency_max_ms.max(s.latency_ms);
-        let b = BUCKETS_MS.iter().position(|ub| s.latency_ms <= *ub).unwrap_or(BUCKETS_MS.len());
+        let l = s.latency_ms();
+        self.latency_sum_ms += f64::from(l);
+        self.latency_max_ms = self.latency_max_ms.max(l);
+        let b = BUCKETS_MS.iter().position(|ub| l <= *ub).unwrap_or(BUCKETS_MS.len());
         self.hist[b] += 1;
     }
 
@@ -166,6 +177,16 @@ mod tests {
         assert_eq!(r.latency_p95_ms, 400.0, "capped at the max seen");
         assert_eq!(r.latency_max_ms, 400.0);
         assert!((r.latency_avg_ms - 42.7).abs() < 0.01, "{}", r.latency_avg_ms);
+    }
+
+    #[test]
+    fn a_sample_is_8_bytes_and_round_trips() {
+        assert_eq!(std::mem::size_of::<Sample>(), 8);
+        for (v, l) in [(Verdict::Online, 12.5), (Verdict::Offline, 0.0), (Verdict::Offline, 3000.0)] {
+            let s = Sample::new(5_000, l, v);
+            assert_eq!((s.verdict(), s.latency_ms(), s.at_s), (v, l as f32, 5));
+        }
+        assert_eq!(Sample::new(0, 7.0, Verdict::Error).verdict(), Verdict::Error);
     }
 
     #[test]

@@ -378,7 +378,7 @@ impl Controller {
                 message: s.redacted.scrub(&l.message),
                 latency_ms: l.latency_ms,
                 at: rfc3339(l.at_ms),
-                worker: l.worker.clone(),
+                worker: l.worker.to_string(),
             }),
             recent: (recent > 0).then(|| s.recent.iter().skip(skip).map(history::Sample::view).collect()),
         }
@@ -425,8 +425,8 @@ impl Controller {
     pub fn check_detail(&self, id: i64) -> Option<CheckDetail> {
         let inner = self.lock();
         let s = inner.checks.get(&id)?;
-        let data = serde_json::from_str(&s.redacted.data)
-            .unwrap_or(serde_json::Value::String(s.redacted.data.clone()));
+        let shown = s.redacted.data(&s.def.data);
+        let data = serde_json::from_str(shown).unwrap_or(serde_json::Value::String(shown.to_string()));
         Some(CheckDetail {
             check: Self::status_of(s, &inner, history::RECENT),
             data,

@@ -48,7 +48,8 @@ pub struct LastResult {
     pub message: String,
     pub latency_ms: f64,
     pub at_ms: i64,
-    pub worker: String,
+    /// Shared with the member entry: one allocation per worker, not per check.
+    pub worker: Arc<str>,
 }
 
 #[derive(Debug)]
@@ -124,6 +125,7 @@ impl CheckState {
 /// A worker the controller hears from.
 #[derive(Debug, Clone)]
 pub struct Member {
+    pub name: Arc<str>,
     pub url: String,
     pub last_sync: Instant,
 }
@@ -185,10 +187,11 @@ impl Inner {
     pub fn touch_member(&mut self, worker: &str, url: &str, now: Instant) -> bool {
         let fresh =
             self.members.get(worker).is_none_or(|m| now.duration_since(m.last_sync) >= self.dead_after);
-        let m = self
-            .members
-            .entry(worker.to_string())
-            .or_insert_with(|| Member { url: url.to_string(), last_sync: now });
+        let m = self.members.entry(worker.to_string()).or_insert_with(|| Member {
+            name: Arc::from(worker),
+            url: url.to_string(),
+            last_sync: now,
+        });
         m.url = url.to_string();
         m.last_sync = now;
         fresh
@@ -255,7 +258,7 @@ impl Inner {
             message: r.message.clone(),
             latency_ms: r.latency_ms,
             at_ms: r.started_ms,
-            worker: worker.to_string(),
+            worker: self.members.get(worker).map_or_else(|| Arc::from(worker), |m| m.name.clone()),
         });
         let sample = Sample::new(r.started_ms, r.latency_ms, r.verdict);
         st.recent.push(sample);
@@ -341,7 +344,7 @@ impl Inner {
                         to,
                         name: st.def.name.clone(),
                         kind: st.def.kind.clone(),
-                        data: st.redacted.data.clone(),
+                        data: st.redacted.data(&st.def.data).to_string(),
                         message,
                         contacts: st
                             .def
@@ -430,7 +433,7 @@ impl Inner {
                 message,
                 latency_ms: 0.0,
                 at_ms: now_ms(),
-                worker: SELF_VOTER.into(),
+                worker: Arc::from(SELF_VOTER),
             });
             st.next_round += 1;
             let round = st.next_round - 1;
