@@ -297,8 +297,10 @@ impl Controller {
             if fresh && self.assigning.load(std::sync::atomic::Ordering::Relaxed) {
                 inner.refresh_membership(now, &mut out);
             }
+            let live = inner.live(now);
+            let live_refs: Vec<&str> = live.iter().map(String::as_str).collect();
             for r in &req.results {
-                inner.on_result(&req.worker, r, now, &mut out);
+                inner.on_result(&req.worker, r, now, &live_refs, &mut out);
             }
             if self.assigning.load(std::sync::atomic::Ordering::Relaxed) {
                 inner.assign.changes_for(&req.worker, req.version).map(|ch| AssignmentMsg {

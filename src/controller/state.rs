@@ -243,10 +243,15 @@ impl Inner {
         self.apply(id, before, actions, out);
     }
 
-    /// Feeds one result from `worker`.
-    pub fn on_result(&mut self, worker: &str, r: &ResultMsg, now: Instant, out: &mut Outbox) {
-        let live = self.live(now);
-        let live_refs: Vec<&str> = live.iter().map(String::as_str).collect();
+    /// Feeds one result from `worker`; `live` is [`Inner::live`], computed once per batch.
+    pub fn on_result(
+        &mut self,
+        worker: &str,
+        r: &ResultMsg,
+        now: Instant,
+        live_refs: &[&str],
+        out: &mut Outbox,
+    ) {
         let conf = self.confirmations;
         let term = self.term;
         let Some(st) = self.checks.get_mut(&r.check_id) else { return };
@@ -301,7 +306,7 @@ impl Inner {
         };
         let before = st.decider.streak();
         let report = Report { worker, round, verdict: r.verdict, at: now_ms() as u64 };
-        let actions = st.decider.on_report(&report, &live_refs, conf, st.def.delay);
+        let actions = st.decider.on_report(&report, live_refs, conf, st.def.delay);
         self.apply(r.check_id, before, actions, out);
     }
 
