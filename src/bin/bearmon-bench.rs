@@ -53,6 +53,72 @@ struct Args {
     /// A label for the row.
     #[arg(long, default_value = "")]
     label: String,
+    /// Extra http checks (delay 1, linked to a webhook) whose target starts failing after the
+    /// window: detection overhead = alert − first failed request − delay × interval.
+    #[arg(long, default_value_t = 0)]
+    detect: usize,
+    /// After everything else, `kill -9` the controller and time the new one's first answer.
+    #[arg(long)]
+    failover: bool,
+}
+
+/// The detection target and webhook receiver, in the harness itself.
+#[derive(Clone, Default)]
+struct Probe {
+    failing: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// check index → unix ms of its first request answered with 500.
+    first_fail: std::sync::Arc<std::sync::Mutex<HashMap<usize, i64>>>,
+    /// check name → unix ms the offline notification arrived.
+    alerted: std::sync::Arc<std::sync::Mutex<HashMap<String, i64>>>,
+}
+
+fn now_ms() -> i64 {
+    bearmon::node::auth::now_ms()
+}
+
+async fn start_probe() -> (Probe, u16) {
+    use axum::extract::{Path, State};
+    use axum::routing::{get, post};
+    let probe = Probe::default();
+    let app = axum::Router::new()
+        .route(
+            "/d/{i}",
+            get(|State(p): State<Probe>, Path(i): Path<usize>| async move {
+                if p.failing.load(std::sync::atomic::Ordering::SeqCst) {
+                    p.first_fail.lock().unwrap().entry(i).or_insert_with(now_ms);
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR
+                } else {
+                    axum::http::StatusCode::OK
+                }
+            }),
+        )
+        .route(
+            "/hook",
+            post(|State(p): State<Probe>, body: axum::body::Bytes| async move {
+                let v: Value = serde_json::from_slice(&body).unwrap_or_default();
+                if v["status"] == "offline" {
+                    let name = v["check"]["name"].as_str().unwrap_or("").to_string();
+                    p.alerted.lock().unwrap().entry(name).or_insert_with(now_ms);
+                }
+                axum::http::StatusCode::OK
+            }),
+        )
+        .with_state(probe.clone());
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let _ = axum::serve(l, app).await;
+    });
+    (probe, port)
+}
+
+fn percentile(mut v: Vec<f64>, q: f64) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let i = ((v.len() as f64 * q).ceil() as usize).clamp(1, v.len()) - 1;
+    Some(v[i])
 }
 
 struct Proc {
@@ -228,6 +294,31 @@ async fn main() {
         sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(db.pool()).await.unwrap();
     }
     eprintln!("loaded {} checks in {:.1} s", a.checks, t.elapsed().as_secs_f64());
+    let (probe, probe_port) = start_probe().await;
+    if a.detect > 0 {
+        let values: Vec<String> = (0..a.detect)
+            .map(|i| format!("('detect{i}', 'http', '{{\"url\":\"http://127.0.0.1:{probe_port}/d/{i}\",\"timeout\":5}}', {}, 1)", a.interval))
+            .collect();
+        let sql = format!(
+            "INSERT INTO checks (name, type, data, check_interval, delay) VALUES {}",
+            values.join(",")
+        );
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(db.pool()).await.unwrap();
+        let hook = format!("{{\"url\":\"http://127.0.0.1:{probe_port}/hook\"}}");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO contacts (type, data) VALUES ('webhook', '{hook}')"
+        )))
+        .execute(db.pool())
+        .await
+        .unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(
+            "INSERT INTO alerts (check_id, contact_id, type) SELECT id, (SELECT MAX(id) FROM contacts), 'offline' FROM checks WHERE name LIKE 'detect%'".to_string(),
+        ))
+        .execute(db.pool())
+        .await
+        .unwrap();
+    }
+    let total_checks = a.checks + a.detect;
 
     let dir = tempfile_dir();
     let secret = "bench-secret-123456".to_string();
@@ -238,7 +329,7 @@ async fn main() {
         &[s("viewserver"), s("--listen"), s("127.0.0.1:0"), s("--secret"), secret.clone()],
         &dir.join("viewserver.log"),
     );
-    let mut workers = Vec::new();
+    let mut workers: Vec<Proc> = Vec::new();
     for i in 1..=a.workers {
         let args = vec![
             s("worker"),
@@ -268,7 +359,7 @@ async fn main() {
         let assigned: u64 = v["workers"]
             .as_array()
             .map_or(0, |ws| ws.iter().map(|w| w["checks_assigned"].as_u64().unwrap_or(0)).sum());
-        if assigned as usize >= a.checks && v["controller"].is_string() {
+        if assigned as usize >= total_checks && v["controller"].is_string() {
             break v["controller"].as_str().unwrap().to_string();
         }
         assert!(Instant::now() < deadline, "checks not assigned within 120 s: {v}");
@@ -331,7 +422,64 @@ async fn main() {
     let page_ms = timed_get(&format!("{}/", vs.url)).await;
     let offline_ms = timed_get(&format!("{}/api/checks?status=offline", vs.url)).await;
     let ab = if a.ab_requests > 0 { run_ab(a.ab_requests, a.target_port) } else { None };
+
+    // Detection overhead: the probe's targets start failing now.
+    let mut detection = Value::Null;
+    if a.detect > 0 {
+        probe.failing.store(true, std::sync::atomic::Ordering::SeqCst);
+        let limit = Instant::now() + Duration::from_secs(3 * a.interval + 60);
+        while probe.alerted.lock().unwrap().len() < a.detect && Instant::now() < limit {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let fails = probe.first_fail.lock().unwrap().clone();
+        let alerts = probe.alerted.lock().unwrap().clone();
+        let overheads: Vec<f64> = (0..a.detect)
+            .filter_map(|i| {
+                let f = fails.get(&i)?;
+                let al = alerts.get(&format!("detect{i}"))?;
+                Some((al - f) as f64 / 1000.0 - a.interval as f64)
+            })
+            .collect();
+        detection = json!({
+            "checks": a.detect, "alerted": alerts.len(),
+            "overhead_p50_s": percentile(overheads.clone(), 0.5), "overhead_p99_s": percentile(overheads.clone(), 0.99),
+            "overhead_max_s": percentile(overheads, 1.0),
+        });
+    }
+    // Failover under load.
+    let mut failover_s = Value::Null;
+    if a.failover
+        && let Some(p) = workers.iter_mut().find(|p| p.role == controller)
+    {
+        let old_term = reqwest::get(format!("{}/api/cluster", vs.url)).await.ok();
+        let old_term = match old_term {
+            Some(r) => r.json::<Value>().await.unwrap_or_default()["term"].as_u64().unwrap_or(0),
+            None => 0,
+        };
+        let _ = p.child.kill();
+        let killed = Instant::now();
+        while killed.elapsed() < Duration::from_secs(60) {
+            let v: Value = match reqwest::get(format!("{}/api/cluster", vs.url)).await {
+                Ok(r) => r.json().await.unwrap_or_default(),
+                Err(_) => Value::Null,
+            };
+            let moved =
+                v["term"].as_u64().unwrap_or(0) > old_term && v["controller"].as_str() != Some(&controller);
+            if moved
+                && let Some(u) = v["controller_url"].as_str()
+                && reqwest::get(format!("{u}/api/checks?per_page=1"))
+                    .await
+                    .is_ok_and(|r| r.status().is_success())
+            {
+                failover_s = json!(killed.elapsed().as_secs_f64());
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
     let result = json!({
+        "detection": detection,
+        "failover_s": failover_s,
         "label": a.label,
         "checks": a.checks, "interval_s": a.interval, "confirmations": a.confirmations, "kind": a.kind, "workers": a.workers,
         "window_s": secs,
