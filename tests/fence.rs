@@ -98,6 +98,24 @@ async fn a_deposed_term_writes_nothing(backend: Backend) {
         (recovery, 7, format!("bm-{recovery}-7")),
     ];
     assert_eq!(rows, want);
+    // Rollups: written in one batch, replaced per (check, hour), refused for a deposed term.
+    let roll = |check_id: i64, hour: i64, runs: u32| bearmon::controller::history::Rollup {
+        check_id,
+        hour,
+        runs,
+        failures: 1,
+        latency_avg_ms: 2.0,
+        latency_p50_ms: 2.0,
+        latency_p95_ms: 5.0,
+        latency_max_ms: 9.0,
+    };
+    new.write_rollups(&[roll(1, 3600, 60), roll(2, 3600, 60), roll(1, 7200, 10)]).await.unwrap();
+    new.write_rollups(&[roll(1, 3600, 61)]).await.unwrap();
+    assert!(matches!(old.write_rollups(&[roll(1, 3600, 99)]).await, Err(FenceError::Deposed { .. })));
+    let got = fence::load_rollups(&db, 1, 0).await.unwrap();
+    assert_eq!(got.iter().map(|r| (r.hour, r.runs)).collect::<Vec<_>>(), vec![(3600, 61), (7200, 10)]);
+    assert_eq!(fence::load_rollups(&db, 2, 0).await.unwrap().len(), 1);
+
     // A claim is won once.
     let d = new.claim_outbox(1, i64::MAX).await.unwrap().expect("the first claim wins");
     assert_eq!((d.event_id, d.contact_id, d.attempts), (problem, 5, 1));

@@ -131,30 +131,49 @@ impl Fence {
         Ok(())
     }
 
-    /// Writes one check's finished hour (replacing a row of the same hour).
+    /// Writes finished hours (replacing rows of the same check and hour) in one
+    /// transaction: one `DELETE` per hour present and one multi-row `INSERT`.
     ///
     /// # Errors
     /// As [`Fence::commit_flip`].
-    pub async fn write_rollup(&self, r: &Rollup) -> Result<(), FenceError> {
+    pub async fn write_rollups(&self, rows: &[Rollup]) -> Result<(), FenceError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
         let mut tx = self.db.pool().begin().await?;
         self.guard(&mut tx).await?;
-        let sql = self.db.sql("DELETE FROM bearmon_rollups WHERE check_id = ? AND hour = ?");
-        sqlx::query(sql).bind(r.check_id).bind(r.hour).execute(&mut *tx).await?;
-        let sql = self.db.sql(
-            "INSERT INTO bearmon_rollups (check_id, hour, runs, failures, latency_avg_ms, latency_p50_ms, latency_p95_ms, latency_max_ms) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        );
-        sqlx::query(sql)
-            .bind(r.check_id)
-            .bind(r.hour)
-            .bind(i64::from(r.runs))
-            .bind(i64::from(r.failures))
-            .bind(r.latency_avg_ms)
-            .bind(r.latency_p50_ms)
-            .bind(r.latency_p95_ms)
-            .bind(r.latency_max_ms)
-            .execute(&mut *tx)
-            .await?;
+        let mut hours: Vec<i64> = rows.iter().map(|r| r.hour).collect();
+        hours.sort_unstable();
+        hours.dedup();
+        for hour in hours {
+            let ids: Vec<i64> = rows.iter().filter(|r| r.hour == hour).map(|r| r.check_id).collect();
+            let sql = self.db.sql(&format!(
+                "DELETE FROM bearmon_rollups WHERE hour = ? AND check_id IN ({})",
+                Db::placeholders(ids.len())
+            ));
+            let mut q = sqlx::query(sql).bind(hour);
+            for id in ids {
+                q = q.bind(id);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?)"; rows.len()].join(", ");
+        let sql = self.db.sql(&format!(
+            "INSERT INTO bearmon_rollups (check_id, hour, runs, failures, latency_avg_ms, latency_p50_ms, latency_p95_ms, latency_max_ms) VALUES {values}"
+        ));
+        let mut q = sqlx::query(sql);
+        for r in rows {
+            q = q
+                .bind(r.check_id)
+                .bind(r.hour)
+                .bind(i64::from(r.runs))
+                .bind(i64::from(r.failures))
+                .bind(r.latency_avg_ms)
+                .bind(r.latency_p50_ms)
+                .bind(r.latency_p95_ms)
+                .bind(r.latency_max_ms);
+        }
+        q.execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
     }

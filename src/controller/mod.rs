@@ -34,6 +34,8 @@ pub use fence::{Fence, FenceError};
 const DB_FAILURES_MAILED: u64 = 10;
 /// Sends in flight at once.
 const MAX_SENDING: usize = 32;
+/// Rollup rows per transaction.
+const ROLLUP_BATCH: usize = 500;
 use state::{Commit, Inner, Outbox};
 
 #[derive(Debug, thiserror::Error)]
@@ -558,41 +560,76 @@ impl Controller {
         }
     }
 
+    /// Applies commits in order, retrying while the database is down. Hourly rollups (up to
+    /// one per check at each hour's end) are written in batches between the other commits,
+    /// so a flip never waits behind 100,000 of them.
     async fn commit_loop(self: Arc<Self>, mut rx: mpsc::UnboundedReceiver<Commit>) {
+        let mut rollups: std::collections::VecDeque<history::Rollup> = std::collections::VecDeque::new();
         loop {
-            let c = tokio::select! {
-                c = rx.recv() => match c { Some(c) => c, None => return },
-                () = self.stop.cancelled() => return,
-            };
-            let mut backoff = Duration::from_millis(250);
-            loop {
-                let r = match &c {
-                    Commit::Flip(flip) => self.fence.commit_flip(flip).await.map(|(event, queued)| {
-                        self.metrics.check_flips.get_or_create(&vec![("to", flip.to.as_str())]).inc();
-                        tracing::info!(
-                            check = flip.check_id,
-                            to = flip.to.as_str(),
-                            event,
-                            notifications = queued,
-                            term = self.term(),
-                            "flip committed"
-                        );
-                        self.outbox_wake.notify_one();
-                    }),
-                    Commit::Streak { check_id, streak } => self.fence.save_streak(*check_id, *streak).await,
-                    Commit::Rollup(r) => self.fence.write_rollup(r).await,
-                };
-                match r {
-                    Ok(()) => break,
-                    Err(e @ FenceError::Deposed { .. }) => return self.depose(&e),
-                    Err(e) => {
-                        tracing::warn!(error = %e, commit = ?c, retry_in = ?backoff, "commit failed; retrying");
-                        tokio::select! {
-                            () = tokio::time::sleep(backoff) => {}
-                            () = self.stop.cancelled() => return,
+            let mut batch = Vec::new();
+            if rollups.is_empty() {
+                tokio::select! {
+                    c = rx.recv() => match c { Some(c) => batch.push(c), None => return },
+                    () = self.stop.cancelled() => return,
+                }
+            }
+            while let Ok(c) = rx.try_recv() {
+                batch.push(c);
+            }
+            for c in batch {
+                match c {
+                    Commit::Rollup(r) => rollups.push_back(r),
+                    other => {
+                        if !self.with_retry(&other).await {
+                            return;
                         }
-                        backoff = (backoff * 2).min(Duration::from_secs(30));
                     }
+                }
+            }
+            if !rollups.is_empty() {
+                let n = rollups.len().min(ROLLUP_BATCH);
+                let chunk: Vec<history::Rollup> = rollups.drain(..n).collect();
+                if !self.with_retry(&Commit::Rollups(chunk)).await {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Applies one commit, retrying with backoff; false once the controller must stop.
+    async fn with_retry(&self, c: &Commit) -> bool {
+        let mut backoff = Duration::from_millis(250);
+        loop {
+            let r = match c {
+                Commit::Flip(flip) => self.fence.commit_flip(flip).await.map(|(event, queued)| {
+                    self.metrics.check_flips.get_or_create(&vec![("to", flip.to.as_str())]).inc();
+                    tracing::info!(
+                        check = flip.check_id,
+                        to = flip.to.as_str(),
+                        event,
+                        notifications = queued,
+                        term = self.term(),
+                        "flip committed"
+                    );
+                    self.outbox_wake.notify_one();
+                }),
+                Commit::Streak { check_id, streak } => self.fence.save_streak(*check_id, *streak).await,
+                Commit::Rollup(r) => self.fence.write_rollups(std::slice::from_ref(r)).await,
+                Commit::Rollups(rs) => self.fence.write_rollups(rs).await,
+            };
+            match r {
+                Ok(()) => return true,
+                Err(e @ FenceError::Deposed { .. }) => {
+                    self.depose(&e);
+                    return false;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_in = ?backoff, "commit failed; retrying");
+                    tokio::select! {
+                        () = tokio::time::sleep(backoff) => {}
+                        () = self.stop.cancelled() => return false,
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
                 }
             }
         }

@@ -32,6 +32,8 @@ pub enum Commit {
     },
     /// A finished hour of one check's results.
     Rollup(Rollup),
+    /// Several, written in one transaction.
+    Rollups(Vec<Rollup>),
 }
 
 /// What one step produced for the caller to carry out.
