@@ -13,6 +13,9 @@ use crate::check::{CheckSpec, InvalidCheck};
 use crate::db::Db;
 use crate::decide::Status;
 
+/// The largest `checks.data` accepted (gobearmon's column holds 1,024 characters).
+pub const MAX_DATA: usize = 64 * 1024;
+
 /// Ids per `IN (...)` list, well under every backend's parameter limit.
 const CHUNK: usize = 500;
 
@@ -190,12 +193,20 @@ fn parse_check(
             Status::Online
         }
     };
-    let mut spec = CheckSpec::parse(id, &kind, &data).map(|parsed| {
-        for w in parsed.warnings {
-            tracing::warn!(check_id = id, "{w}");
-        }
-        parsed.spec
-    });
+    // gobearmon's column holds 1,024 characters; SQLite does not enforce it. A bound keeps a
+    // pasted file from being parsed, held and sent to workers (the row stays invalid).
+    let oversized = data.len() > MAX_DATA;
+    let mut spec = if oversized {
+        Err(InvalidCheck::new(id, "data", format!("{} bytes, over the {MAX_DATA}-byte limit", data.len())))
+    } else {
+        CheckSpec::parse(id, &kind, &data).map(|parsed| {
+            for w in parsed.warnings {
+                tracing::warn!(check_id = id, "{w}");
+            }
+            parsed.spec
+        })
+    };
+    let data = if oversized { String::new() } else { data };
     if interval <= 0 {
         spec = Err(InvalidCheck::new(
             id,

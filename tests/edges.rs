@@ -1,0 +1,101 @@
+//! Bad input at the edges, for real: an oversized check row, an oversized node request, a
+//! client that never finishes its headers. Each is refused or bounded, and the node keeps
+//! serving.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+use bearmon::db::Backend;
+use bearmon::store::Store;
+use common::cluster::{Node, Scratch, get_json, viewserver_args};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_check_row_with_1mb_of_json_is_invalid_and_named() {
+    // SQLite does not enforce gobearmon's VARCHAR(1024); MariaDB and PostgreSQL refuse it.
+    let Some((db, _)) = common::fresh_db(Backend::Sqlite).await else { return };
+    let pad = "a".repeat(1 << 20);
+    common::exec(&db, &format!(r#"INSERT INTO checks (name, type, data) VALUES ('huge', 'http', '{{"url":"http://127.0.0.1:1/","pad":"{pad}"}}')"#)).await;
+    common::exec(
+        &db,
+        r#"INSERT INTO checks (name, type, data) VALUES ('fine', 'tcp', '{"address":"127.0.0.1:1"}')"#,
+    )
+    .await;
+    let snap = Store::new(db).load_all().await.unwrap();
+    let huge = &snap.checks[&1];
+    let e = huge.spec.as_ref().unwrap_err();
+    assert_eq!((e.check_id, e.field.as_str()), (1, "data"));
+    assert!(e.to_string().contains("over the 65536-byte limit"), "{e}");
+    assert!(huge.data.is_empty(), "the megabyte is not kept in memory");
+    assert!(snap.checks[&2].is_valid(), "the other check is unaffected");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_100mb_node_request_is_refused_and_the_node_keeps_serving() {
+    common::init();
+    let scratch = Scratch::new("");
+    let vs = Node::start("viewserver", &viewserver_args(&scratch.config(), "127.0.0.1:0"));
+    let body = vec![b'x'; 100 << 20];
+    let sent = reqwest::Client::new()
+        .post(format!("{}/cluster/heartbeat", vs.url))
+        .body(body)
+        .timeout(Duration::from_secs(30))
+        .send()
+        .await;
+    match sent {
+        Ok(r) => assert_eq!(r.status().as_u16(), 413),
+        // The server may answer and close before the client finished sending.
+        Err(e) => eprintln!("client saw: {e}"),
+    }
+    let logged = common::cluster::wait_for(Duration::from_secs(5), || async {
+        vs.logged("node request too large").then_some(())
+    })
+    .await;
+    assert!(logged.is_some(), "{}", vs.log_text());
+    assert!(get_json(&format!("{}/api/cluster", vs.url)).await.is_some(), "the node still serves");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_never_finishes_its_headers_is_dropped() {
+    common::init();
+    let scratch = Scratch::new("");
+    let vs = Node::start("viewserver", &viewserver_args(&scratch.config(), "127.0.0.1:0"));
+    let addr = vs.url.trim_start_matches("http://").to_string();
+    let slow = std::thread::spawn(move || {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        s.write_all(b"GET /api/cluster HTTP/1.1\r\nHost: x\r\n").unwrap();
+        let started = Instant::now();
+        // A header line every 2 s, never the blank line that ends them.
+        let mut buf = [0u8; 256];
+        loop {
+            std::thread::sleep(Duration::from_secs(2));
+            if s.write_all(b"X-Slow: 1\r\n").is_err() {
+                break;
+            }
+            s.set_read_timeout(Some(Duration::from_millis(10))).unwrap();
+            match s.read(&mut buf) {
+                Ok(0) => break,
+                Ok(_) => break,
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        || e.kind() == std::io::ErrorKind::TimedOut => {}
+                Err(_) => break,
+            }
+            if started.elapsed() > Duration::from_secs(40) {
+                break;
+            }
+        }
+        started.elapsed()
+    });
+    // Meanwhile the node answers everyone else at once.
+    for _ in 0..5 {
+        let t = Instant::now();
+        assert!(get_json(&format!("{}/api/cluster", vs.url)).await.is_some());
+        assert!(t.elapsed() < Duration::from_secs(1));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let held = tokio::task::spawn_blocking(move || slow.join().unwrap()).await.unwrap();
+    assert!(held < Duration::from_secs(20), "the slow client was held for {held:?}");
+}
