@@ -120,6 +120,14 @@ async fn a_deposed_term_writes_nothing(backend: Backend) {
     let d = new.claim_outbox(1, i64::MAX).await.unwrap().expect("the first claim wins");
     assert_eq!((d.event_id, d.contact_id, d.attempts), (problem, 5, 1));
     assert!(new.claim_outbox(1, i64::MAX).await.unwrap().is_none(), "a claimed row was claimed again");
+
+    // Retention: delivered rows and old rollups go; pending rows stay.
+    let sent = bearmon::alert::outbox::Outcome::Sent { charge: None };
+    assert!(bearmon::alert::outbox::record(&db, 1, 1, new.term(), &sent).await.unwrap());
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    assert_eq!(bearmon::alert::outbox::prune(&db, 0).await.unwrap(), 1);
+    assert_eq!(outbox(&db).await.len(), 4, "pending rows are kept");
+    assert_eq!(fence::prune_rollups(&db, 0).await.unwrap(), 3);
 }
 
 on_every_backend!(a_deposed_term_writes_nothing);

@@ -285,3 +285,22 @@ pub async fn record(
     tx.commit().await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// Deletes sent and failed rows older than `days`, with their attempts. Pending rows are
+/// never deleted here (they give up after `give_up_after_hours` and become failed first).
+///
+/// # Errors
+/// The database's.
+pub async fn prune(db: &Db, days: u32) -> Result<u64, sqlx::Error> {
+    let cutoff = now_ms() - i64::from(days) * 86_400_000;
+    let mut tx = db.pool().begin().await?;
+    let sql = db.sql(
+        "DELETE FROM bearmon_outbox_attempts WHERE outbox_id IN \
+         (SELECT id FROM bearmon_outbox WHERE state IN ('sent', 'failed') AND created_at < ?)",
+    );
+    sqlx::query(sql).bind(cutoff).execute(&mut *tx).await?;
+    let sql = db.sql("DELETE FROM bearmon_outbox WHERE state IN ('sent', 'failed') AND created_at < ?");
+    let n = sqlx::query(sql).bind(cutoff).execute(&mut *tx).await?.rows_affected();
+    tx.commit().await?;
+    Ok(n)
+}

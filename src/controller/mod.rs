@@ -36,6 +36,12 @@ const DB_FAILURES_MAILED: u64 = 10;
 const MAX_SENDING: usize = 32;
 /// Rollup rows per transaction.
 const ROLLUP_BATCH: usize = 500;
+/// How often old history is deleted.
+const PRUNE_EVERY: Duration = Duration::from_secs(6 * 3600);
+/// Hourly rollups are kept this many days.
+const ROLLUP_DAYS: u32 = 90;
+/// Delivered or failed notifications (and their attempts) are kept this many days.
+const OUTBOX_DAYS: u32 = 30;
 use state::{Commit, Inner, Outbox};
 
 #[derive(Debug, thiserror::Error)]
@@ -462,6 +468,7 @@ impl Controller {
         let mut poll_failing = false;
         let mut was_degraded = false;
         let mut poll_failures: u64 = 0;
+        let mut last_prune = Instant::now();
         loop {
             let hinted = tokio::select! {
                 () = tokio::time::sleep(tick) => false,
@@ -525,6 +532,10 @@ impl Controller {
                     }
                 }
             }
+            if last_prune.elapsed() >= PRUNE_EVERY {
+                last_prune = Instant::now();
+                self.prune().await;
+            }
             {
                 let now = Instant::now();
                 let mut inner = self.lock();
@@ -557,6 +568,20 @@ impl Controller {
                 }
             }
             self.dispatch(out);
+        }
+    }
+
+    /// Deletes rollups and finished outbox rows past their retention (any term may).
+    async fn prune(&self) {
+        match fence::prune_rollups(self.fence.db(), ROLLUP_DAYS).await {
+            Ok(n) if n > 0 => tracing::info!(rows = n, days = ROLLUP_DAYS, "pruned old rollups"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "pruning rollups failed"),
+        }
+        match outbox::prune(self.fence.db(), OUTBOX_DAYS).await {
+            Ok(n) if n > 0 => tracing::info!(rows = n, days = OUTBOX_DAYS, "pruned delivered notifications"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "pruning the outbox failed"),
         }
     }
 
