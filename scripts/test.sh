@@ -16,6 +16,8 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --all-targets --quiet -- -D warnings
+echo "== cargo run -- --version (the README's first command must find the bearmon binary)"
+cargo run --quiet -- --version
 echo "== cargo test"
 log="$BM_TMP/cargo-test.log"
 status=0
