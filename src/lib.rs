@@ -34,6 +34,7 @@ pub mod node;
 pub mod page;
 pub mod store;
 pub mod telemetry;
+pub mod util;
 pub mod viewserver;
 pub mod worker;
 

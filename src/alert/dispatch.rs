@@ -83,7 +83,5 @@ fn kind_label(kind: &str) -> &'static str {
 
 /// A uniform number in [0, 1) for jitter.
 fn rand_unit() -> f64 {
-    let mut b = [0u8; 8];
-    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b);
-    (u64::from_le_bytes(b) >> 11) as f64 / (1u64 << 53) as f64
+    (u64::from_le_bytes(crate::util::random_bytes::<8>()) >> 11) as f64 / (1u64 << 53) as f64
 }

@@ -64,14 +64,7 @@ pub async fn form(
 }
 
 fn rfc3339(ms: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_default()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::util::rfc3339(ms).unwrap_or_default()
 }
 
 /// PagerDuty's `dedup_key`: one per check incident, so the recovery resolves the trigger.
@@ -82,7 +75,7 @@ pub fn dedup_key(d: &Delivery) -> String {
 /// Alertmanager's fingerprint: stable per check.
 fn fingerprint(check_id: i64) -> String {
     let h = ring::digest::digest(&ring::digest::SHA256, format!("bearmon-check-{check_id}").as_bytes());
-    hex(&h.as_ref()[..8])
+    crate::util::hex(&h.as_ref()[..8])
 }
 
 /// bearmon's own JSON body.
@@ -187,7 +180,7 @@ pub fn signature(secret: &str, t: i64, body: &[u8]) -> String {
     let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
     let mut msg = format!("{t}.").into_bytes();
     msg.extend_from_slice(body);
-    format!("t={t},v1={}", hex(hmac::sign(&key, &msg).as_ref()))
+    format!("t={t},v1={}", crate::util::hex(hmac::sign(&key, &msg).as_ref()))
 }
 
 /// Sends a `webhook` notification.

@@ -72,9 +72,7 @@ struct Probe {
     alerted: std::sync::Arc<std::sync::Mutex<HashMap<String, i64>>>,
 }
 
-fn now_ms() -> i64 {
-    bearmon::node::auth::now_ms()
-}
+use bearmon::util::now_ms;
 
 async fn start_probe() -> (Probe, u16) {
     use axum::extract::{Path, State};

@@ -20,9 +20,7 @@ fn demo_sql(addr: SocketAddr) -> String {
 }
 
 fn random_secret() -> String {
-    let mut b = [0u8; 24];
-    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b);
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    crate::util::hex(&crate::util::random_bytes::<24>())
 }
 
 /// Gives the controller up to 10 s to deliver what the outbox holds before the nodes stop;

@@ -181,10 +181,7 @@ pub struct LastResultView {
     pub worker: String,
 }
 
-fn rfc3339(ms: i64) -> Option<String> {
-    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()?;
-    t.format(&time::format_description::well_known::Rfc3339).ok()
-}
+use crate::util::rfc3339;
 
 /// What a worker hands its controller.
 #[derive(Debug, Clone)]

@@ -7,11 +7,10 @@
 //! request replayed verbatim is refused too (gobearmon sent its password in clear, bug 20).
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use ring::{digest, hmac, rand::SecureRandom};
+use ring::{digest, hmac};
 
 pub const HDR_NODE: &str = "x-bearmon-node";
 pub const HDR_TIME: &str = "x-bearmon-time";
@@ -60,17 +59,8 @@ impl std::fmt::Debug for Signer {
     }
 }
 
-pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
-}
+use crate::util::hex;
+pub use crate::util::now_ms;
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
     if !s.len().is_multiple_of(2) {
@@ -91,11 +81,7 @@ impl Signer {
 
     /// Signs a request about to be sent by `node`.
     pub fn sign(&self, node: &str, method: &str, path: &str, body: &[u8]) -> Signed {
-        let mut raw = [0u8; 16];
-        // The system RNG failing is not recoverable in any useful way; a zero nonce would
-        // merely make the request look replayed to a receiver that saw one before.
-        let _ = ring::rand::SystemRandom::new().fill(&mut raw);
-        let nonce = hex(&raw);
+        let nonce = hex(&crate::util::random_bytes::<16>());
         let time_ms = now_ms();
         let msg = Self::message(method, path, node, time_ms, &nonce, body);
         let signature = hex(hmac::sign(&self.key, msg.as_bytes()).as_ref());

@@ -20,6 +20,20 @@ pub fn init() {
     bearmon::telemetry::init(true);
 }
 
+/// Standard base64 with padding (HTTP Basic auth, PEM bodies in tests).
+pub fn base64(input: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in input.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            out.push(if i <= chunk.len() { A[((n >> (18 - 6 * i)) & 63) as usize] as char } else { '=' });
+        }
+    }
+    out
+}
+
 /// How many migrations each backend has (the files in migrations/sqlite).
 pub fn migration_count() -> usize {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite");

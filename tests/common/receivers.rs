@@ -220,7 +220,6 @@ async fn twilio(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    use base64_check::basic;
     let err = |status: u16, code: i64, message: &str| {
         let body = serde_json::json!({"code": code, "message": message, "more_info": format!("https://www.twilio.com/docs/errors/{code}"), "status": status});
         (StatusCode::from_u16(status).unwrap(), Json(body)).into_response()
@@ -262,24 +261,8 @@ async fn twilio(
     }
 }
 
-mod base64_check {
-    pub fn basic(user: &str, pass: &str) -> String {
-        const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        let input = format!("{user}:{pass}").into_bytes();
-        let mut out = String::new();
-        for chunk in input.chunks(3) {
-            let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
-            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-            for i in 0..4 {
-                if i <= chunk.len() {
-                    out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
-                } else {
-                    out.push('=');
-                }
-            }
-        }
-        format!("Basic {out}")
-    }
+fn basic(user: &str, pass: &str) -> String {
+    format!("Basic {}", super::base64(format!("{user}:{pass}").as_bytes()))
 }
 
 impl TwilioStandIn {
