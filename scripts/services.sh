@@ -52,6 +52,7 @@ start_services() {
     --port="$mport" --bind-address=127.0.0.1 --user=root --skip-log-bin \
     --pid-file="$BM_TMP/mysql.pid" --log-error="$BM_TMP/mysql.err" &
   BM_MYSQL_PID=$!
+  export BM_MYSQL_PORT=$mport
   if ! wait_for 60 mariadb --socket="$BM_TMP/mysql.sock" -u root -e 'SELECT 1'; then
     echo "MariaDB did not start:"; cat "$BM_TMP/mysql.err"; return 1
   fi
@@ -68,7 +69,7 @@ start_services() {
   su postgres -s /bin/sh -c "$pgbin/initdb -D '$BM_TMP/pg/data' -U postgres -A trust" >"$BM_TMP/pg-init.log" 2>&1
   su postgres -s /bin/sh -c "$pgbin/pg_ctl -D '$BM_TMP/pg/data' -l '$BM_TMP/pg/log' -w -t 60 \
     -o \"-p $pport -k '$BM_TMP/pg' -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off\" start" >/dev/null
-  BM_PGBIN=$pgbin
+  export BM_PGBIN=$pgbin BM_PG_PORT=$pport
   psql -h 127.0.0.1 -p "$pport" -U postgres -d postgres -qc \
     "CREATE ROLE bearmon LOGIN SUPERUSER PASSWORD 'bearmon'" >/dev/null
   export BEARMON_TEST_PG="postgres://bearmon:bearmon@127.0.0.1:$pport/postgres"
@@ -84,6 +85,32 @@ stop_services() {
     kill "$BM_MYSQL_PID" 2>/dev/null || true
     wait "$BM_MYSQL_PID" 2>/dev/null || true
   fi
+  # A MariaDB restarted by pg_up/mysql_up (scripts/chaos.sh) has another pid.
+  [ -f "${BM_TMP:-}/mysql.pid" ] && kill "$(cat "$BM_TMP/mysql.pid")" 2>/dev/null || true
   [ -n "${BM_TMP:-}" ] && rm -rf "$BM_TMP"
   return 0
+}
+
+# Stopping and starting the servers of start_services, for scripts/chaos.sh's "database
+# down" fault (run in a fresh shell: they use only the exported BM_* variables).
+pg_down() {
+  su postgres -s /bin/sh -c "$BM_PGBIN/pg_ctl -D '$BM_TMP/pg/data' -m immediate stop" >/dev/null
+}
+
+pg_up() {
+  su postgres -s /bin/sh -c "$BM_PGBIN/pg_ctl -D '$BM_TMP/pg/data' -l '$BM_TMP/pg/log' -w -t 60 \
+    -o \"-p $BM_PG_PORT -k '$BM_TMP/pg' -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off\" start" >/dev/null
+}
+
+mysql_down() {
+  kill -9 "$(cat "$BM_TMP/mysql.pid")"
+  local i; for i in $(seq 1 50); do [ -S "$BM_TMP/mysql.sock" ] || break; sleep 0.1; done
+  rm -f "$BM_TMP/mysql.sock" "$BM_TMP/mysql.pid"
+}
+
+mysql_up() {
+  setsid mariadbd --no-defaults --datadir="$BM_TMP/mysql" --socket="$BM_TMP/mysql.sock" \
+    --port="$BM_MYSQL_PORT" --bind-address=127.0.0.1 --user=root --skip-log-bin \
+    --pid-file="$BM_TMP/mysql.pid" --log-error="$BM_TMP/mysql.err" </dev/null >/dev/null 2>&1 &
+  wait_for 60 mariadb --socket="$BM_TMP/mysql.sock" -u root -e 'SELECT 1'
 }

@@ -4,7 +4,7 @@
 # apache2-utils for the bench smoke), starts MariaDB and PostgreSQL on loopback
 # in a temporary directory, runs cargo fmt --check, clippy with -D warnings and the whole
 # test suite against SQLite, MariaDB and PostgreSQL, and stops what it started, also on
-# failure. Needs root (packages, network namespaces, raw ICMP sockets).
+# failure; then the bench smoke and a 2-minute chaos run. Needs root (packages, network namespaces, raw ICMP sockets).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/services.sh
@@ -31,6 +31,15 @@ if bash scripts/bench.sh --debug --checks 200 --seconds 10 --interval 5 --ab-req
 else
   echo "bench smoke: FAILED"
   cat "$BM_TMP/bench-smoke.log" "$BM_TMP/bench-smoke.json" || true
+  status=1
+fi
+# The short chaos run (RELIABILITY.md has the long ones): a fixed seed, PostgreSQL.
+echo "== chaos: scripts/chaos.sh --debug --minutes 2 --seed 7"
+if bash scripts/chaos.sh --debug --minutes 2 --seed 7 > "$BM_TMP/chaos.log" 2>&1; then
+  grep -E '^(PASS|FAIL) |^chaos: (PASS|FAIL|[0-9]+ faults)' "$BM_TMP/chaos.log"
+else
+  echo "chaos: FAILED"
+  tail -n 80 "$BM_TMP/chaos.log" || true
   status=1
 fi
 # One plain closing line over every test binary.

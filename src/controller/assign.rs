@@ -49,6 +49,10 @@ pub struct Assignment {
     owner: HashMap<i64, Arc<str>>,
     names: BTreeMap<String, Arc<str>>,
     copies: BTreeMap<String, Copy>,
+    /// Checks with no worker to run them (none was live when they were added, or every
+    /// worker left at once): placed as soon as a worker is live again. Without this, a
+    /// controller whose first assignment found no worker synced yet ran nothing, ever.
+    unplaced: BTreeSet<i64>,
     /// Versions are drawn from one counter, so a copy made for a worker that left and came
     /// back never reuses a number the worker may still hold.
     last_version: u64,
@@ -122,14 +126,24 @@ impl Assignment {
             return Some(w.to_string());
         }
         let cap = self.cap(1);
-        let w = self.pick(check, cap)?;
+        let Some(w) = self.pick(check, cap) else {
+            self.unplaced.insert(check);
+            return None;
+        };
+        self.unplaced.remove(&check);
         self.give(check, w.clone());
         Some(w)
     }
 
     /// Removes a check (deleted, disabled or now invalid).
     pub fn remove(&mut self, check: i64) {
+        self.unplaced.remove(&check);
         self.take(check);
+    }
+
+    /// Checks that no worker runs.
+    pub fn unplaced(&self) -> usize {
+        self.unplaced.len()
     }
 
     /// Sets the live workers and moves what must move: checks of departed workers, and
@@ -140,7 +154,7 @@ impl Assignment {
         if departed.is_empty() && !joined {
             return Vec::new();
         }
-        let mut orphans: Vec<i64> = Vec::new();
+        let mut orphans: Vec<i64> = std::mem::take(&mut self.unplaced).into_iter().collect();
         for w in &departed {
             if let Some(c) = self.copies.remove(w) {
                 orphans.extend(c.checks);
@@ -153,6 +167,7 @@ impl Assignment {
             self.copies.entry(w.clone()).or_default();
         }
         if self.copies.is_empty() {
+            self.unplaced.extend(orphans);
             return Vec::new();
         }
         // The share counts the orphans, which are no longer in `owner`.
@@ -249,6 +264,27 @@ mod tests {
         }
         let kept = (0..300).filter(|i| a.owner(*i) == Some(before[i].as_str())).count();
         assert!(kept >= 140, "{kept}");
+    }
+
+    /// Found by scripts/chaos.sh: a controller whose first assignment came before any worker
+    /// had synced placed nothing, and the workers that joined later got nothing to run.
+    #[test]
+    fn checks_added_with_no_worker_are_placed_when_workers_come() {
+        let mut a = Assignment::default();
+        for id in 0..10 {
+            assert_eq!(a.upsert(id), None);
+        }
+        assert_eq!(a.unplaced(), 10);
+        a.set_workers(&live(&["a", "b"]));
+        assert_eq!(a.unplaced(), 0);
+        assert_eq!(a.count("a") + a.count("b"), 10);
+        // Every worker gone at once, then one back: nothing is forgotten.
+        a.set_workers(&live(&[]));
+        assert_eq!(a.unplaced(), 10);
+        a.remove(3);
+        a.set_workers(&live(&["c"]));
+        assert_eq!(a.count("c"), 9);
+        assert_eq!(a.owner(3), None);
     }
 
     #[test]

@@ -101,6 +101,17 @@ impl Fence {
         sqlx::query(sql).bind(flip.to.as_str()).bind(flip.check_id).execute(&mut *tx).await?;
         let event = outbox::insert_event(&self.db, &mut tx, flip.check_id, flip.to).await?;
         let queued = outbox::enqueue(&self.db, &mut tx, event, flip).await?;
+        let sql = self.db.sql(
+            "INSERT INTO bearmon_flips (event_id, check_id, term, to_status, at) VALUES (?, ?, ?, ?, ?)",
+        );
+        sqlx::query(sql)
+            .bind(event)
+            .bind(flip.check_id)
+            .bind(self.term as i64)
+            .bind(flip.to.as_str())
+            .bind(crate::util::now_ms())
+            .execute(&mut *tx)
+            .await?;
         self.write_streak(&mut tx, flip.check_id, 0).await?;
         tx.commit().await?;
         Ok((event, queued))

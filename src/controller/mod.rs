@@ -651,7 +651,7 @@ impl Controller {
                         () = tokio::time::sleep(backoff) => {}
                         () = self.stop.cancelled() => return false,
                     }
-                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
                 }
             }
         }
