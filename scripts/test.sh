@@ -4,7 +4,8 @@
 # apache2-utils for the bench smoke), starts MariaDB and PostgreSQL on loopback
 # in a temporary directory, runs cargo fmt --check, clippy with -D warnings and the whole
 # test suite against SQLite, MariaDB and PostgreSQL, and stops what it started, also on
-# failure; then the bench smoke and a 2-minute chaos run. Needs root (packages, network namespaces, raw ICMP sockets).
+# failure; then the bench smoke, a 2-minute chaos run and
+# 30 s of fuzzing per target. Needs root (packages, network namespaces, raw ICMP sockets).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/services.sh
@@ -40,6 +41,12 @@ if bash scripts/chaos.sh --debug --minutes 2 --seed 7 > "$BM_TMP/chaos.log" 2>&1
 else
   echo "chaos: FAILED"
   tail -n 80 "$BM_TMP/chaos.log" || true
+  status=1
+fi
+# A short fuzz run of every target (scripts/fuzz.sh; 30 s each).
+echo "== fuzz: scripts/fuzz.sh --seconds 30"
+if ! bash scripts/fuzz.sh --seconds 30; then
+  echo "fuzz: FAILED"
   status=1
 fi
 # One plain closing line over every test binary.

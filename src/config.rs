@@ -140,7 +140,15 @@ pub fn load<T: for<'de> Deserialize<'de> + Default>(path: Option<&Path>) -> Resu
     let Some(path) = path else { return Ok(T::default()) };
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError::Read { path: path.to_path_buf(), reason: e.to_string() })?;
-    toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string() })
+    parse(&text, path)
+}
+
+/// Parses a config file's text (`path` only names it in errors).
+///
+/// # Errors
+/// [`ConfigError::Parse`] with toml's message, which names the key and line.
+pub fn parse<T: for<'de> Deserialize<'de>>(text: &str, path: &Path) -> Result<T, ConfigError> {
+    toml::from_str(text).map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string() })
 }
 
 fn parse_listen(key: &'static str, v: &str) -> Result<SocketAddr, ConfigError> {
