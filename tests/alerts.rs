@@ -311,3 +311,49 @@ async fn the_admin_hears_when_no_controller_is_left() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(sink.messages().len(), 1, "rate-limited: one mail");
 }
+
+/// A contact whose URL is the cluster's own API (the controller's `/cluster/sync`, the
+/// viewserver's `/api/cluster`) is refused without a request, recorded as failed with the
+/// reason, and the other contacts and the node carry on.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_contact_pointing_at_the_nodes_own_api_is_refused_and_the_rest_carry_on() {
+    let Some((db, url)) = fresh_db(Backend::Postgres).await else { return };
+    let hooks = Receiver::start(Mode::Ok).await;
+    let target = Receiver::start(Mode::Ok).await;
+    let check = add_secret_check(&db, &target).await;
+    let c = Cluster::start_with(&url, &["w1", "w2"], &[], 2, FAST_RETRIES, "");
+    c.wait_ready(2).await;
+    let own = add_contact(&db, check, "http", &format!("{}/cluster/sync", controller_url(&c).await)).await;
+    let vs = add_contact(
+        &db,
+        check,
+        "webhook",
+        &format!(r#"{{"url":"{}/api/cluster"}}"#, c.vs.url.replace("127.0.0.1", "localhost")),
+    )
+    .await;
+    let fine = add_contact(&db, check, "http", &hooks.url("/form")).await;
+    wait_status(&c, check, "online").await;
+    // Give the controller's change poll time to see the contacts.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    target.set_mode(Mode::Status(500));
+    wait_status(&c, check, "offline").await;
+    let delivered =
+        wait_for(Duration::from_secs(20), || async { (!hooks.seen_at("/form").is_empty()).then_some(()) });
+    assert!(delivered.await.is_some(), "the ordinary contact was not notified");
+    for contact in [own, vs] {
+        let settled = wait_for(Duration::from_secs(10), || async {
+            let rows = outbox_rows(&db, contact).await;
+            (rows.len() == 1 && rows[0].0 == "failed").then_some(rows)
+        })
+        .await;
+        let Some(rows) = settled else {
+            panic!("contact {contact}: {:?}", outbox_rows(&db, contact).await);
+        };
+        assert_eq!(rows[0].1, 1, "refused at the first attempt, not retried");
+        assert!(rows[0].2.contains("points at the bearmon node API"), "{}", rows[0].2);
+    }
+    assert_eq!(outbox_rows(&db, fine).await[0].0, "sent");
+    assert!(c.workers.iter().any(|w| w.logged("notification not sent")));
+    assert!(get_json(&format!("{}/api/cluster", c.vs.url)).await.is_some(), "the node still serves");
+}

@@ -1,5 +1,5 @@
 //! Bad input at the edges, for real: an oversized check row, an oversized node request, a
-//! client that never finishes its headers. Each is refused or bounded, and the node keeps
+//! client that never finishes its headers, 10,000 connections held open. Each is refused or bounded, and the node keeps
 //! serving.
 
 mod common;
@@ -98,4 +98,61 @@ async fn a_client_that_never_finishes_its_headers_is_dropped() {
     }
     let held = tokio::task::spawn_blocking(move || slow.join().unwrap()).await.unwrap();
     assert!(held < Duration::from_secs(20), "the slow client was held for {held:?}");
+}
+
+/// The soft limit on open files of this process.
+fn open_file_limit() -> u64 {
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+    limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ten_thousand_held_connections_are_bounded_and_the_node_keeps_serving() {
+    common::init();
+    const N: usize = 10_000;
+    let limit = open_file_limit();
+    assert!(limit >= 12_000, "open-file limit {limit}: run under `ulimit -n 65536` (scripts/test.sh does)");
+    let scratch = Scratch::new("");
+    let vs = Node::start("viewserver", &viewserver_args(&scratch.config(), "127.0.0.1:0"));
+    let addr: std::net::SocketAddr = vs.url.trim_start_matches("http://").parse().unwrap();
+
+    // One client on another loopback address opens N connections and sends nothing.
+    let mut held = Vec::with_capacity(N);
+    for _ in 0..N {
+        let sock = tokio::net::TcpSocket::new_v4().unwrap();
+        sock.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+        match tokio::time::timeout(Duration::from_secs(5), sock.connect(addr)).await {
+            Ok(Ok(s)) => held.push(s),
+            other => panic!("connect {} failed: {other:?}", held.len()),
+        }
+    }
+    // Everyone else is served at once while they are held.
+    for _ in 0..10 {
+        let t = Instant::now();
+        assert!(get_json(&format!("{}/api/cluster", vs.url)).await.is_some(), "the node stopped serving");
+        assert!(t.elapsed() < Duration::from_secs(1), "a request took {:?}", t.elapsed());
+    }
+    let fds = std::fs::read_dir(format!("/proc/{}/fd", vs.pid())).unwrap().count();
+    assert!(fds < 1_000, "the node holds {fds} descriptors for {N} connections");
+
+    // Closed by the node: at once beyond the per-address share, the rest at the header deadline.
+    let closed = |held: &[tokio::net::TcpStream]| {
+        let mut buf = [0u8; 512];
+        let mut open = |s: &tokio::net::TcpStream| matches!(s.try_read(&mut buf), Err(ref e) if e.kind() == std::io::ErrorKind::WouldBlock);
+        held.iter().filter(|s| !open(s)).count()
+    };
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let early = closed(&held);
+    assert!(early >= N - 600, "only {early} of {N} closed at once");
+    let all =
+        common::cluster::wait_for(Duration::from_secs(20), || async { (closed(&held) == N).then_some(()) })
+            .await;
+    assert!(all.is_some(), "{} of {N} still open after the header deadline", N - closed(&held));
+    assert!(vs.logged("too many open connections from one address"), "{}", vs.log_text());
+    assert!(get_json(&format!("{}/api/cluster", vs.url)).await.is_some());
 }

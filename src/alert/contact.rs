@@ -58,6 +58,15 @@ impl Target {
             Target::Webhook(_) => "webhook",
         }
     }
+
+    /// Where an `http` or `webhook` notification goes.
+    pub fn url(&self) -> Option<&str> {
+        match self {
+            Target::Http(u) => Some(u.as_str()),
+            Target::Webhook(spec) => Some(&spec.url),
+            _ => None,
+        }
+    }
 }
 
 fn http_url(s: &str) -> Result<url::Url, String> {

@@ -10,8 +10,15 @@ use crate::node::auth::now_ms;
 use crate::store::Store;
 
 /// Loads the contact, sends, and says what to record. Never panics; every way it can end is
-/// an [`Outcome`], logged with the check, contact and idempotency key.
-pub async fn attempt(notifier: &Arc<Notifier>, store: &Store, metrics: &Metrics, d: &Delivery) -> Outcome {
+/// an [`Outcome`], logged with the check, contact and idempotency key. `nodes` are the
+/// cluster's own URLs: a contact pointing at one of them is refused, not sent.
+pub async fn attempt(
+    notifier: &Arc<Notifier>,
+    store: &Store,
+    metrics: &Metrics,
+    d: &Delivery,
+    nodes: &[String],
+) -> Outcome {
     let attempts = d.attempts;
     let contacts = match store.contacts_by_id(&[d.contact_id]).await {
         Ok(c) => c,
@@ -40,6 +47,12 @@ pub async fn attempt(notifier: &Arc<Notifier>, store: &Store, metrics: &Metrics,
         }
     };
     let kind = target.kind();
+    if let Some(node) = target.url().and_then(|u| super::web::points_at_node(u, nodes)) {
+        let error = format!("refused: the URL points at the bearmon node API at {node}");
+        tracing::warn!(check = d.event.check_id, contact = d.contact_id, key = %d.idem_key, "{error}; notification not sent");
+        metrics.alerts_failed.get_or_create(&vec![("kind", kind), ("reason", "own_api")]).inc();
+        return Outcome::Failed { error };
+    }
     match notifier.deliver(&target, d).await {
         Ok(charge) => {
             metrics.alerts_sent.get_or_create(&vec![("kind", kind)]).inc();

@@ -211,3 +211,42 @@ pub async fn webhook(
     }
     finish(req.body(body).send().await).await
 }
+
+/// The node URL among `nodes` that `url` points at (same host and port; `localhost`,
+/// 127.0.0.1 and ::1 count as one host). A notification there would talk to bearmon's own
+/// API, so the dispatcher refuses it.
+pub fn points_at_node<'a>(url: &str, nodes: &'a [String]) -> Option<&'a str> {
+    let u = url::Url::parse(url).ok()?;
+    nodes.iter().find(|n| url::Url::parse(n).is_ok_and(|n| same_endpoint(&u, &n))).map(String::as_str)
+}
+
+fn same_endpoint(a: &url::Url, b: &url::Url) -> bool {
+    fn host(u: &url::Url) -> Option<String> {
+        Some(match u.host()? {
+            url::Host::Domain(d) if d.eq_ignore_ascii_case("localhost") => "loopback".into(),
+            url::Host::Ipv4(ip) if ip == std::net::Ipv4Addr::LOCALHOST => "loopback".into(),
+            url::Host::Ipv6(ip) if ip.is_loopback() => "loopback".into(),
+            h => h.to_string().to_ascii_lowercase(),
+        })
+    }
+    a.port_or_known_default() == b.port_or_known_default() && host(a).is_some() && host(a) == host(b)
+}
+
+#[cfg(test)]
+mod own_api_tests {
+    use super::points_at_node;
+
+    #[test]
+    fn a_url_at_a_node_is_recognised_and_others_are_not() {
+        let nodes = vec!["http://127.0.0.1:7300".to_string(), "https://mon.example.org".to_string()];
+        assert_eq!(
+            points_at_node("http://localhost:7300/cluster/sync", &nodes),
+            Some("http://127.0.0.1:7300")
+        );
+        assert_eq!(points_at_node("http://[::1]:7300/api", &nodes), Some("http://127.0.0.1:7300"));
+        assert_eq!(points_at_node("https://MON.example.org:443/x", &nodes), Some("https://mon.example.org"));
+        assert_eq!(points_at_node("http://127.0.0.1:7301/", &nodes), None);
+        assert_eq!(points_at_node("http://mon.example.org/", &nodes), None, "port 80 is not 443");
+        assert_eq!(points_at_node("not a url", &nodes), None);
+    }
+}

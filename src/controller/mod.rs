@@ -78,6 +78,7 @@ pub struct Controller {
     stop: CancellationToken,
     superseded: Notify,
     notifier: Arc<Notifier>,
+    viewserver: String,
     admin: AdminMail,
     store: Store,
     outbox_wake: Notify,
@@ -193,6 +194,8 @@ pub struct Setup {
     pub client: NodeClient,
     pub metrics: Metrics,
     pub notifier: Arc<Notifier>,
+    /// The viewserver's URL: with the workers' URLs, an endpoint no notification may target.
+    pub viewserver: String,
 }
 
 impl Controller {
@@ -206,7 +209,7 @@ impl Controller {
         db: Db,
         parent: &CancellationToken,
     ) -> Result<Arc<Controller>, ControllerError> {
-        let Setup { name, confirmations, timing, client, metrics, notifier } = setup;
+        let Setup { name, confirmations, timing, client, metrics, notifier, viewserver } = setup;
         let fence = Fence::claim(&db, &name).await?;
         // Loaded after the claim: every write of an earlier term is committed (or refused) by
         // now, so nothing it flipped is flipped again.
@@ -232,6 +235,7 @@ impl Controller {
             superseded: Notify::new(),
             admin: AdminMail::new(notifier.clone()),
             notifier,
+            viewserver,
             store: Store::new(db.clone()),
             outbox_wake: Notify::new(),
         });
@@ -708,7 +712,11 @@ impl Controller {
     }
 
     async fn send(&self, d: Delivery) {
-        let outcome = dispatch::attempt(&self.notifier, &self.store, &self.metrics, &d).await;
+        let nodes: Vec<String> = {
+            let inner = self.lock();
+            inner.members.values().map(|m| m.url.clone()).chain([self.viewserver.clone()]).collect()
+        };
+        let outcome = dispatch::attempt(&self.notifier, &self.store, &self.metrics, &d, &nodes).await;
         let mut backoff = Duration::from_millis(250);
         // The send happened (or not); its record must not be lost to a database hiccup.
         for _ in 0..8 {

@@ -23,6 +23,67 @@ use super::tls::cert_names;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Open connections per listening port; more are closed at once.
 const MAX_CONNECTIONS: usize = 4096;
+/// Open connections from one address. One client opening thousands of connections (10,000
+/// in tests/edges.rs) fills only its own share, so the other nodes and the operator's
+/// browser are still served while its idle connections wait out the header deadline.
+const MAX_PER_PEER: usize = 512;
+
+/// Counts open connections per peer address.
+#[derive(Default)]
+struct PeerSlots(std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>);
+
+/// One connection's place in [`PeerSlots`], given back when the connection ends.
+struct PeerSlot {
+    slots: Arc<PeerSlots>,
+    ip: std::net::IpAddr,
+}
+
+impl PeerSlots {
+    fn take(self: &Arc<Self>, ip: std::net::IpAddr) -> Option<PeerSlot> {
+        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let n = m.entry(ip).or_default();
+        if *n >= MAX_PER_PEER {
+            return None;
+        }
+        *n += 1;
+        Some(PeerSlot { slots: self.clone(), ip })
+    }
+}
+
+impl Drop for PeerSlot {
+    fn drop(&mut self) {
+        let mut m = self.slots.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = m.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// Refused connections, logged at most once a second with a count, so a flood of them
+/// cannot flood the log too.
+struct Refusals {
+    count: std::sync::atomic::AtomicU64,
+    last: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+impl Refusals {
+    fn new() -> Self {
+        Refusals { count: std::sync::atomic::AtomicU64::new(0), last: std::sync::Mutex::new(None) }
+    }
+
+    fn refuse(&self, addr: SocketAddr, why: &'static str, limit: usize) {
+        let n = self.count.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        if last.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+            *last = Some(std::time::Instant::now());
+            self.count.store(0, std::sync::atomic::Ordering::Relaxed);
+            tracing::warn!(peer = %addr, limit, refused = n, "{why}; closing new connections (count since the last report)");
+        }
+    }
+}
 
 /// Who is on the other end of a connection; handlers read it as an `Extension`.
 #[derive(Debug, Clone)]
@@ -40,6 +101,8 @@ pub async fn serve(
     stop: CancellationToken,
 ) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let per_peer = Arc::new(PeerSlots::default());
+    let refusals = Refusals::new();
     let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     loop {
         let accepted = tokio::select! {
@@ -55,18 +118,30 @@ pub async fn serve(
                 continue;
             }
         };
+        let Some(peer_slot) = per_peer.take(addr.ip()) else {
+            refusals.refuse(addr, "too many open connections from one address", MAX_PER_PEER);
+            continue;
+        };
         let Ok(slot) = slots.clone().try_acquire_owned() else {
-            tracing::warn!(peer = %addr, limit = MAX_CONNECTIONS, "too many open connections; closing a new one");
+            refusals.refuse(addr, "too many open connections", MAX_CONNECTIONS);
             continue;
         };
         let router = router.clone();
         let acceptor = acceptor.clone();
         let stop = stop.clone();
         tokio::spawn(async move {
-            let _slot = slot;
+            let _slots = (slot, peer_slot);
             let _ = tcp.set_nodelay(true);
             match acceptor {
                 None => {
+                    // hyper's header deadline starts with the first byte: a client that
+                    // connects and sends nothing would be held for ever without this.
+                    // (`readable()` may wake spuriously; `peek` waits for a byte or the end.)
+                    let mut first = [0u8; 1];
+                    if tokio::time::timeout(HANDSHAKE_TIMEOUT, tcp.peek(&mut first)).await.is_err() {
+                        tracing::debug!(peer = %addr, "no request within the deadline; closing");
+                        return;
+                    }
                     let peer = Peer { addr, cert_names: None };
                     connection(tcp, router, peer, stop).await;
                 }

@@ -270,6 +270,7 @@ fn on_view(shared: &Arc<Shared>, ctrl: Option<Arc<Controller>>, view: &ClusterVi
                 client: shared.client.clone(),
                 metrics: shared.metrics.clone(),
                 notifier: shared.notifier.clone(),
+                viewserver: shared.cfg.viewserver.clone(),
             };
             let started = Controller::start(setup, db, &shared.stop).await;
             match started {
