@@ -14,6 +14,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod peers;
+
 use bearmon::db::Db;
 use clap::Parser;
 use serde_json::{Value, json};
@@ -60,6 +62,11 @@ struct Args {
     /// After everything else, `kill -9` the controller and time the new one's first answer.
     #[arg(long)]
     failover: bool,
+    /// Then, with bearmon stopped, run a peer against the same targets at the same demanded
+    /// rate for the same window: `blackbox` (blackbox_exporter) or `nagios` (Nagios 4 core
+    /// with check_http/check_tcp). Repeatable.
+    #[arg(long, value_parser = ["blackbox", "nagios"])]
+    peer: Vec<String>,
 }
 
 /// The detection target and webhook receiver, in the harness itself.
@@ -475,7 +482,45 @@ async fn main() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+    // The peers, with bearmon stopped so they have the machine to themselves.
+    drop(workers);
+    drop(vs);
+    let demanded = a.checks as f64 / a.interval as f64;
+    let bearmon_ms = if runs > 0.0 { total_cpu / runs * 1000.0 } else { f64::NAN };
+    let mut peer_results = serde_json::Map::new();
+    for peer in &a.peer {
+        let hosts: Vec<String> = (0..a.checks).map(target_host).collect();
+        eprintln!("running peer {peer} for {} s", a.seconds);
+        let figures = match peer.as_str() {
+            "blackbox" => {
+                let targets: Vec<String> = hosts
+                    .iter()
+                    .map(|h| {
+                        if a.kind == "tcp" {
+                            format!("{h}:{}", a.target_port)
+                        } else {
+                            format!("http://{h}:{}/", a.target_port)
+                        }
+                    })
+                    .collect();
+                peers::blackbox(&dir, &targets, &a.kind, a.interval, a.seconds).await
+            }
+            _ => peers::nagios(&dir, &hosts, a.target_port, &a.kind, a.interval, a.seconds).await,
+        };
+        let v = match figures {
+            Ok(f) => {
+                let mut v = f.json(demanded);
+                v["bearmon_cpu_per_run_ratio"] =
+                    json!(bearmon_ms / v["cpu_ms_per_run"].as_f64().unwrap_or(f64::NAN));
+                v
+            }
+            Err(e) => json!({"error": e}),
+        };
+        peer_results.insert(peer.clone(), v);
+    }
+
     let result = json!({
+        "peers": peer_results,
         "detection": detection,
         "failover_s": failover_s,
         "label": a.label,
@@ -528,9 +573,26 @@ async fn main() {
         );
         let mut f = std::fs::OpenOptions::new().append(true).create(true).open(&path).unwrap();
         f.write_all(row.as_bytes()).unwrap();
+        for (peer, v) in &peer_results {
+            let label = if peer == "blackbox" {
+                "blackbox_exporter (same run)"
+            } else {
+                "Nagios 4 + check_http (same run)"
+            };
+            let row = format!(
+                "| {} | {label} | {} | {}s | {:.0} | {:.0} | - | - | - | {:.1} % | {:.3} | - | - | - | - | bearmon/peer CPU per run: {:.3} |\n",
+                time_now(),
+                a.checks,
+                a.interval,
+                demanded,
+                v["executions_per_s"].as_f64().unwrap_or(f64::NAN),
+                v["cpu_share_of_2_cores"].as_f64().unwrap_or(f64::NAN) * 100.0,
+                v["cpu_ms_per_run"].as_f64().unwrap_or(f64::NAN),
+                v["bearmon_cpu_per_run_ratio"].as_f64().unwrap_or(f64::NAN),
+            );
+            f.write_all(row.as_bytes()).unwrap();
+        }
     }
-    drop(workers);
-    drop(vs);
     db.pool().close().await;
     let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)")))
         .execute(admin.pool())
