@@ -22,7 +22,8 @@ fn feed(deciders: &mut [Decider], start: usize, flapping: bool) -> usize {
         let check = n % CHECKS;
         let round = (n / CHECKS) as u64 + 1;
         let worker = workers[(n / CHECKS) % 3];
-        let verdict = if flapping && (n / CHECKS / 2).is_multiple_of(2) { Verdict::Offline } else { Verdict::Online };
+        let verdict =
+            if flapping && (n / CHECKS / 2).is_multiple_of(2) { Verdict::Offline } else { Verdict::Online };
         let r = Report { worker, round, verdict, at: n as u64 };
         let out = deciders[check].on_report(&r, &live, 2, 1);
         actions += out.len();

@@ -67,6 +67,10 @@ struct Args {
     /// with check_http/check_tcp). Repeatable.
     #[arg(long, value_parser = ["blackbox", "nagios"])]
     peer: Vec<String>,
+    /// After the first window, double the checks until the cluster no longer keeps up
+    /// (see `max_rate`); reports the highest rate held and the throughput past it.
+    #[arg(long)]
+    max_rate: bool,
 }
 
 /// The detection target and webhook receiver, in the harness itself.
@@ -281,23 +285,7 @@ async fn main() {
 
     // Load the checks in batches.
     let t = Instant::now();
-    for chunk in (0..a.checks).collect::<Vec<_>>().chunks(1000) {
-        let values: Vec<String> = chunk
-            .iter()
-            .map(|i| {
-                let data = match a.kind.as_str() {
-                    "tcp" => format!(r#"{{"address":"{}:{}","timeout":5}}"#, target_host(*i), a.target_port),
-                    _ => format!(r#"{{"url":"http://{}:{}/","timeout":5}}"#, target_host(*i), a.target_port),
-                };
-                format!("('c{i}', '{}', '{data}', {}, 1)", a.kind, a.interval)
-            })
-            .collect();
-        let sql = format!(
-            "INSERT INTO checks (name, type, data, check_interval, delay) VALUES {}",
-            values.join(",")
-        );
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(db.pool()).await.unwrap();
-    }
+    load_checks(&db, 0..a.checks, &a.kind, a.interval, a.target_port).await;
     eprintln!("loaded {} checks in {:.1} s", a.checks, t.elapsed().as_secs_f64());
     let (probe, probe_port) = start_probe().await;
     if a.detect > 0 {
@@ -355,21 +343,7 @@ async fn main() {
     }
 
     // Wait until every check is assigned, then one full interval.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let controller = loop {
-        let v: Value = match reqwest::get(format!("{}/api/cluster", vs.url)).await {
-            Ok(r) => r.json().await.unwrap_or_default(),
-            Err(_) => Value::Null,
-        };
-        let assigned: u64 = v["workers"]
-            .as_array()
-            .map_or(0, |ws| ws.iter().map(|w| w["checks_assigned"].as_u64().unwrap_or(0)).sum());
-        if assigned as usize >= total_checks && v["controller"].is_string() {
-            break v["controller"].as_str().unwrap().to_string();
-        }
-        assert!(Instant::now() < deadline, "checks not assigned within 120 s: {v}");
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
+    let controller = wait_assigned(&vs.url, total_checks).await;
     eprintln!(
         "all checks assigned after {:.1} s; warming up for one interval",
         started.elapsed().as_secs_f64()
@@ -383,39 +357,17 @@ async fn main() {
             .unwrap();
         (row.try_get::<i64, _>(0).unwrap_or(0), row.try_get::<i64, _>(1).unwrap_or(0))
     };
-    let cpu_before: Vec<f64> = std::iter::once(&vs).chain(&workers).map(|p| cpu_secs(p.child.id())).collect();
     let pg_cpu_before = cpu_of_named("postgres");
-    let m_before: Vec<HashMap<String, f64>> =
-        futures_util::future::join_all(workers.iter().map(|w| metrics(&w.url))).await;
     let (x0, t0) = pg_stats(db.clone()).await;
-    let window = Instant::now();
-    tokio::time::sleep(Duration::from_secs(a.seconds)).await;
-    let secs = window.elapsed().as_secs_f64();
-    let m_after: Vec<HashMap<String, f64>> =
-        futures_util::future::join_all(workers.iter().map(|w| metrics(&w.url))).await;
-    let cpu_after: Vec<f64> = std::iter::once(&vs).chain(&workers).map(|p| cpu_secs(p.child.id())).collect();
+    let w = Window::measure(&vs, &workers, a.seconds).await;
     let pg_cpu = cpu_of_named("postgres") - pg_cpu_before;
     let (x1, t1) = pg_stats(db.clone()).await;
-
-    let runs: f64 = m_before
-        .iter()
-        .zip(&m_after)
-        .map(|(b, a)| sum_prefix(a, "bearmon_check_runs_total") - sum_prefix(b, "bearmon_check_runs_total"))
-        .sum();
-    let skipped: f64 = m_before
-        .iter()
-        .zip(&m_after)
-        .map(|(b, a)| {
-            sum_prefix(a, "bearmon_check_runs_skipped_total")
-                - sum_prefix(b, "bearmon_check_runs_skipped_total")
-        })
-        .sum();
-    let buckets = lag_buckets(&m_before, &m_after);
+    let (secs, runs, skipped, buckets) = (w.secs, w.runs, w.skipped, w.buckets.clone());
     let per_k = |cpu: f64| if runs > 0.0 { cpu / runs * 1000.0 } else { f64::NAN };
     let mut roles = serde_json::Map::new();
     let mut total_cpu = 0.0;
     for (i, p) in std::iter::once(&vs).chain(&workers).enumerate() {
-        let cpu = cpu_after[i] - cpu_before[i];
+        let cpu = w.cpu[i];
         total_cpu += cpu;
         let role = if p.role == controller { format!("{} (controller)", p.role) } else { p.role.clone() };
         let rss = rss_bytes(p.child.id());
@@ -427,6 +379,7 @@ async fn main() {
     let page_ms = timed_get(&format!("{}/", vs.url)).await;
     let offline_ms = timed_get(&format!("{}/api/checks?status=offline", vs.url)).await;
     let ab = if a.ab_requests > 0 { run_ab(a.ab_requests, a.target_port) } else { None };
+    let max = if a.max_rate { max_rate(&a, &db, &vs, &workers, a.checks).await } else { Value::Null };
 
     // Detection overhead: the probe's targets start failing now.
     let mut detection = Value::Null;
@@ -520,6 +473,8 @@ async fn main() {
     }
 
     let result = json!({
+        "max_rate": max,
+        "max_rate_over_ab": match (max["max_rate_held_per_s"].as_f64(), ab) { (Some(m), Some(ab)) => json!(m / ab), _ => Value::Null },
         "peers": peer_results,
         "detection": detection,
         "failover_s": failover_s,
@@ -597,6 +552,126 @@ async fn main() {
     let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)")))
         .execute(admin.pool())
         .await;
+}
+
+/// Inserts checks `range` (one target address each) in batches of 1,000.
+async fn load_checks(db: &Db, range: std::ops::Range<usize>, kind: &str, interval: u64, port: u16) {
+    for chunk in range.collect::<Vec<_>>().chunks(1000) {
+        let values: Vec<String> = chunk
+            .iter()
+            .map(|i| {
+                let data = match kind {
+                    "tcp" => format!(r#"{{"address":"{}:{port}","timeout":5}}"#, target_host(*i)),
+                    _ => format!(r#"{{"url":"http://{}:{port}/","timeout":5}}"#, target_host(*i)),
+                };
+                format!("('c{i}', '{kind}', '{data}', {interval}, 1)")
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO checks (name, type, data, check_interval, delay) VALUES {}",
+            values.join(",")
+        );
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(db.pool()).await.unwrap();
+    }
+}
+
+/// Waits (up to 180 s) until `total` checks are assigned; the controller's name.
+async fn wait_assigned(vs_url: &str, total: usize) -> String {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let v: Value = match reqwest::get(format!("{vs_url}/api/cluster")).await {
+            Ok(r) => r.json().await.unwrap_or_default(),
+            Err(_) => Value::Null,
+        };
+        let assigned: u64 = v["workers"]
+            .as_array()
+            .map_or(0, |ws| ws.iter().map(|w| w["checks_assigned"].as_u64().unwrap_or(0)).sum());
+        if assigned as usize >= total && v["controller"].is_string() {
+            return v["controller"].as_str().unwrap().to_string();
+        }
+        assert!(Instant::now() < deadline, "checks not assigned within 180 s: {v}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// One measured window over the cluster's processes.
+struct Window {
+    secs: f64,
+    runs: f64,
+    skipped: f64,
+    buckets: Vec<(f64, f64)>,
+    /// CPU seconds per process, viewserver first.
+    cpu: Vec<f64>,
+}
+
+impl Window {
+    async fn measure(vs: &Proc, workers: &[Proc], seconds: u64) -> Window {
+        let cpu_before: Vec<f64> =
+            std::iter::once(vs).chain(workers).map(|p| cpu_secs(p.child.id())).collect();
+        let m_before: Vec<HashMap<String, f64>> =
+            futures_util::future::join_all(workers.iter().map(|w| metrics(&w.url))).await;
+        let window = Instant::now();
+        tokio::time::sleep(Duration::from_secs(seconds)).await;
+        let secs = window.elapsed().as_secs_f64();
+        let m_after: Vec<HashMap<String, f64>> =
+            futures_util::future::join_all(workers.iter().map(|w| metrics(&w.url))).await;
+        let cpu: Vec<f64> = std::iter::once(vs)
+            .chain(workers)
+            .zip(&cpu_before)
+            .map(|(p, b)| cpu_secs(p.child.id()) - b)
+            .collect();
+        let delta = |name: &str| -> f64 {
+            m_before.iter().zip(&m_after).map(|(b, a)| sum_prefix(a, name) - sum_prefix(b, name)).sum()
+        };
+        Window {
+            secs,
+            runs: delta("bearmon_check_runs_total"),
+            skipped: delta("bearmon_check_runs_skipped_total"),
+            buckets: lag_buckets(&m_before, &m_after),
+            cpu,
+        }
+    }
+
+    fn total_cpu(&self) -> f64 {
+        self.cpu.iter().sum()
+    }
+}
+
+/// `--max-rate`: doubles the checks (new targets) until lag p99 passes 1 s or fewer than
+/// 95 % of the demanded runs happen; the failing step is the overload (about twice the
+/// highest rate held).
+async fn max_rate(a: &Args, db: &Db, vs: &Proc, workers: &[Proc], mut checks: usize) -> Value {
+    let mut steps = Vec::new();
+    let mut held: Option<f64> = None;
+    loop {
+        let w = Window::measure(vs, workers, a.seconds).await;
+        let demanded = checks as f64 / a.interval as f64;
+        let rate = w.runs / w.secs;
+        let p99 = quantile(&w.buckets, 0.99);
+        let ok = p99.is_some_and(|p| p <= 1.0) && rate >= 0.95 * demanded;
+        eprintln!(
+            "max-rate: demanded {demanded:.0}/s, executed {rate:.0}/s, lag p99 ≤ {p99:?} s: {}",
+            if ok { "held" } else { "not held" }
+        );
+        steps.push(json!({
+            "checks": checks, "demanded_per_s": demanded, "executions_per_s": rate, "lag_p99_le_s": p99,
+            "missed_slots": w.skipped, "cluster_cpu_share_of_2_cores": w.total_cpu() / w.secs / 2.0, "held": ok,
+        }));
+        if !ok || steps.len() >= 6 {
+            let overload = (!ok).then_some(rate);
+            return json!({
+                "max_rate_held_per_s": held,
+                "overload_executions_per_s": overload,
+                "overload_over_max": match (overload, held) { (Some(o), Some(h)) => json!(o / h), _ => Value::Null },
+                "steps": steps,
+            });
+        }
+        held = Some(rate);
+        load_checks(db, checks..checks * 2, &a.kind, a.interval, a.target_port).await;
+        checks *= 2;
+        wait_assigned(&vs.url, checks + a.detect).await;
+        tokio::time::sleep(Duration::from_secs(a.interval + 1)).await;
+    }
 }
 
 fn fmt_opt(v: Option<f64>) -> String {
