@@ -71,6 +71,10 @@ struct Args {
     /// (see `max_rate`); reports the highest rate held and the throughput past it.
     #[arg(long)]
     max_rate: bool,
+    /// The nodes' dead-node timeout (`[timing] dead_after_secs`, default 5); heartbeats
+    /// every fifth of it, at most 1 s.
+    #[arg(long, default_value_t = 5.0)]
+    dead_after: f64,
 }
 
 /// The detection target and webhook receiver, in the harness itself.
@@ -316,12 +320,17 @@ async fn main() {
     let dir = tempfile_dir();
     let secret = "bench-secret-123456".to_string();
     let s = |v: &str| v.to_string();
-    let vs = spawn(
-        &a.bin,
-        "viewserver",
-        &[s("viewserver"), s("--listen"), s("127.0.0.1:0"), s("--secret"), secret.clone()],
-        &dir.join("viewserver.log"),
-    );
+    // The node timing under test (`--dead-after`); the defaults otherwise.
+    let timing = dir.join("timing.toml");
+    let heartbeat = (a.dead_after / 5.0).min(1.0);
+    std::fs::write(
+        &timing,
+        format!("[timing]\nheartbeat_secs = {heartbeat}\ndead_after_secs = {}\n", a.dead_after),
+    )
+    .unwrap();
+    let config = [s("--config"), timing.display().to_string()];
+    let vs_args = [s("viewserver"), s("--listen"), s("127.0.0.1:0"), s("--secret"), secret.clone()];
+    let vs = spawn(&a.bin, "viewserver", &[&vs_args[..], &config[..]].concat(), &dir.join("viewserver.log"));
     let mut workers: Vec<Proc> = Vec::new();
     for i in 1..=a.workers {
         let args = vec![
@@ -339,6 +348,7 @@ async fn main() {
             s("--confirmations"),
             a.confirmations.to_string(),
         ];
+        let args = [&args[..], &config[..]].concat();
         workers.push(spawn(&a.bin, &format!("w{i}"), &args, &dir.join(format!("w{i}.log"))));
     }
 
@@ -478,6 +488,7 @@ async fn main() {
         "peers": peer_results,
         "detection": detection,
         "failover_s": failover_s,
+        "dead_after_s": a.dead_after,
         "label": a.label,
         "checks": a.checks, "interval_s": a.interval, "confirmations": a.confirmations, "kind": a.kind, "workers": a.workers,
         "window_s": secs,
