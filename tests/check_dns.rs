@@ -22,8 +22,15 @@ impl Drop for Dnsmasq {
     }
 }
 
-fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+/// A port free for both TCP and UDP on 127.0.0.1 (dnsmasq listens on both).
+fn free_port() -> u16 {
+    loop {
+        let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = tcp.local_addr().unwrap().port();
+        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 async fn dnsmasq() -> Option<Dnsmasq> {
@@ -32,39 +39,46 @@ async fn dnsmasq() -> Option<Dnsmasq> {
         eprintln!("skipped: dnsmasq is not installed (run scripts/test.sh)");
         return None;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_udp_port();
-    let child = Command::new("dnsmasq")
-        .args([
-            "--keep-in-foreground",
-            "--conf-file=/dev/null",
-            "--no-resolv",
-            "--no-hosts",
-            "--bind-interfaces",
-            "--listen-address=127.0.0.1",
-            "--user=root",
-            "--host-record=a.bm.test,10.1.2.3,fd00::3",
-            "--cname=www.bm.test,a.bm.test",
-            "--mx-host=bm.test,mail.bm.test,10",
-            "--txt-record=bm.test,v=spf1 -all",
-            "--local=/bm.test/",
-        ])
-        .arg(format!("--port={port}"))
-        .arg(format!("--pid-file={}/dnsmasq.pid", dir.path().display()))
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start dnsmasq");
-    let server = Dnsmasq { child, port, _dir: dir };
-    // Ready when it answers.
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(10) {
-        if query(&server, "a.bm.test", "a", "").await.verdict == Verdict::Online {
-            return Some(server);
+    // The port can be taken between the probe and dnsmasq's bind: then it exits, and we
+    // try another.
+    for _ in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let child = Command::new("dnsmasq")
+            .args([
+                "--keep-in-foreground",
+                "--conf-file=/dev/null",
+                "--no-resolv",
+                "--no-hosts",
+                "--bind-interfaces",
+                "--listen-address=127.0.0.1",
+                "--user=root",
+                "--host-record=a.bm.test,10.1.2.3,fd00::3",
+                "--cname=www.bm.test,a.bm.test",
+                "--mx-host=bm.test,mail.bm.test,10",
+                "--txt-record=bm.test,v=spf1 -all",
+                "--local=/bm.test/",
+            ])
+            .arg(format!("--port={port}"))
+            .arg(format!("--pid-file={}/dnsmasq.pid", dir.path().display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start dnsmasq");
+        let mut server = Dnsmasq { child, port, _dir: dir };
+        // Ready when it answers.
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(10) {
+            if query(&server, "a.bm.test", "a", "").await.verdict == Verdict::Online {
+                return Some(server);
+            }
+            if server.child.try_wait().ok().flatten().is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("dnsmasq did not answer within 10 s");
+    panic!("dnsmasq did not start and answer in 5 attempts");
 }
 
 async fn query(s: &Dnsmasq, name: &str, rtype: &str, expect: &str) -> bearmon::check::Outcome {
