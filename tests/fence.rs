@@ -131,3 +131,28 @@ async fn a_deposed_term_writes_nothing(backend: Backend) {
 }
 
 on_every_backend!(a_deposed_term_writes_nothing);
+
+/// A controller frozen (SIGSTOP) in the middle of a commit holds the `bearmon_term` row
+/// lock. The server ends its idle transaction, so the next controller's claim goes through
+/// in seconds instead of waiting for the zombie to wake (scripts/chaos.sh found this on
+/// MariaDB: 30 s without a controller).
+async fn a_frozen_transaction_does_not_block_the_next_claim(backend: Backend) {
+    if backend == Backend::Sqlite {
+        return; // One process holds the file: no controller can freeze apart from the rest.
+    }
+    let Some((db, url)) = fresh_db(backend).await else { return };
+    let old = Fence::claim(&db, "w1").await.unwrap();
+    let zombie = Db::connect(&url).await.unwrap();
+    let mut tx = zombie.pool().begin().await.unwrap();
+    let sql = zombie.sql("UPDATE bearmon_term SET commits = commits + 1 WHERE id = 1");
+    sqlx::query(sql).execute(&mut *tx).await.unwrap();
+    let started = std::time::Instant::now();
+    let claim = tokio::time::timeout(std::time::Duration::from_secs(20), Fence::claim(&db, "w2")).await;
+    let new = claim.expect("the claim waited for the frozen transaction").unwrap();
+    let waited = started.elapsed().as_secs_f64();
+    assert!(waited < bearmon::db::IDLE_IN_TRANSACTION_SECS as f64 + 3.0, "claim took {waited:.1} s");
+    assert!(new.term() > old.term());
+    assert!(tx.commit().await.is_err(), "the frozen transaction was ended by the server");
+}
+
+on_every_backend!(a_frozen_transaction_does_not_block_the_next_claim);

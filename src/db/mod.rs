@@ -70,6 +70,15 @@ pub struct Db {
 /// How long one attempt to get a connection may take before the caller hears an error.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A session idle inside a transaction this long is ended by the server. Every bearmon
+/// transaction runs its statements back to back, so only a frozen process (a SIGSTOPped or
+/// swapped-out controller) is ever idle in one, and it may be holding the `bearmon_term` row
+/// lock that the next controller's claim waits for: without this, failover waited for the
+/// zombie to wake (found by scripts/chaos.sh on MariaDB). PostgreSQL:
+/// `idle_in_transaction_session_timeout`; MariaDB: `idle_transaction_timeout` (MySQL has no
+/// such setting; there the claim waits for `innodb_lock_wait_timeout`).
+pub const IDLE_IN_TRANSACTION_SECS: u64 = 2;
+
 impl Db {
     /// Opens a pool. A `mariadb://` URL is accepted as an alias of `mysql://`; a SQLite file
     /// is created when missing.
@@ -95,10 +104,23 @@ impl Db {
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .after_connect(move |conn, _| {
                 Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        // Several tasks share one file: wait for a writer instead of failing.
-                        sqlx::query("PRAGMA busy_timeout = 5000").execute(&mut *conn).await?;
-                        sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
+                    match backend {
+                        Backend::Sqlite => {
+                            // Several tasks share one file: wait for a writer instead of failing.
+                            sqlx::query("PRAGMA busy_timeout = 5000").execute(&mut *conn).await?;
+                            sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
+                        }
+                        Backend::Postgres => {
+                            let ms = IDLE_IN_TRANSACTION_SECS * 1000;
+                            let sql = format!("SET idle_in_transaction_session_timeout = {ms}");
+                            sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut *conn).await?;
+                        }
+                        Backend::MySql => {
+                            let sql = format!("SET SESSION idle_transaction_timeout = {IDLE_IN_TRANSACTION_SECS}");
+                            if let Err(e) = sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut *conn).await {
+                                tracing::debug!(error = %e, "no idle_transaction_timeout (MySQL rather than MariaDB)");
+                            }
+                        }
                     }
                     Ok(())
                 })
