@@ -48,7 +48,7 @@ cleanup() {
   rm -rf "$BENCH_TMP"
 }
 trap cleanup EXIT
-[ "$own_services" = 1 ] && start_services
+[ "$own_services" = 1 ] && start_services >&2
 
 # The target: a small page on every loopback address (127.x.y.z) of one port.
 port=$(free_port)

@@ -74,7 +74,14 @@ fn walk(v: &mut Value, found: &mut Vec<String>) {
 /// from messages too, which may quote a URL or a header).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Redacted {
-    /// The redacted data, when it differs from the original (most checks have no secret).
+    /// `None` for a check with nothing to hide (most of them): the controller holds one of
+    /// these per check, so the common case costs one pointer.
+    parts: Option<Box<RedactedParts>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct RedactedParts {
+    /// The redacted data, when it differs from the original.
     changed: Option<String>,
     secrets: Vec<String>,
 }
@@ -91,21 +98,27 @@ impl Redacted {
                 secrets.dedup();
                 // Most checks have nothing to hide: keep a copy only for those that do.
                 let changed = (!secrets.is_empty() || has_secret_key(data)).then(|| v.to_string());
-                Redacted { changed, secrets }
+                Redacted::of(changed, secrets)
             }
-            Err(_) => Redacted { changed: Some("(withheld: not valid JSON)".into()), secrets: Vec::new() },
+            Err(_) => Redacted::of(Some("(withheld: not valid JSON)".into()), Vec::new()),
         }
+    }
+
+    fn of(changed: Option<String>, secrets: Vec<String>) -> Self {
+        let hides = changed.is_some() || !secrets.is_empty();
+        Redacted { parts: hides.then(|| Box::new(RedactedParts { changed, secrets })) }
     }
 
     /// The data to show: `original` with its secrets replaced.
     pub fn data<'a>(&'a self, original: &'a str) -> &'a str {
-        self.changed.as_deref().unwrap_or(original)
+        self.parts.as_ref().and_then(|p| p.changed.as_deref()).unwrap_or(original)
     }
 
     /// `text` with every secret of the check replaced.
     pub fn scrub(&self, text: &str) -> String {
         let mut out = text.to_string();
-        for s in &self.secrets {
+        let Some(parts) = &self.parts else { return out };
+        for s in &parts.secrets {
             if s.len() >= 3 {
                 out = out.replace(s.as_str(), REDACTED);
             }
@@ -178,7 +191,7 @@ mod tests {
         }
         assert!(data.contains("\"username\":\"bob\"") && data.contains("json"), "{data}");
         let plain = Redacted::new(r#"{"url":"https://example.com"}"#);
-        assert!(plain.changed.is_none(), "no copy for data without secrets");
+        assert!(plain.parts.is_none(), "no copy for data without secrets");
         assert_eq!(
             r.scrub("GET https://bob:hunter22@example.com/x: 401 for pw-secret-1"),
             "GET https://bob:***@example.com/x: 401 for ***"

@@ -25,6 +25,13 @@ pub struct Cli {
     /// Log at debug level (RUST_LOG overrides).
     #[arg(long, short, global = true)]
     pub verbose: bool,
+    /// Runtime threads. 1 (the default) runs everything on one thread, which spends about a
+    /// third less CPU per check than two: no thread is woken and parked again for each run
+    /// (BENCHMARKS.md). One thread runs several thousand http checks a second; raise it when
+    /// one worker must run more.
+    #[arg(long, global = true, default_value_t = 1, env = "BEARMON_THREADS",
+          value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: u16,
     #[command(subcommand)]
     pub command: Command,
 }

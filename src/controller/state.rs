@@ -271,7 +271,7 @@ impl Inner {
         st.recent.push(sample);
         let hour = r.started_ms.div_euclid(3_600_000) * 3600;
         match &mut st.hour {
-            Some(h) if h.hour == hour => h.add(&sample),
+            Some(h) if h.hour == hour => h.add(r.verdict, r.latency_ms),
             // A late result of an hour already written is left out of it.
             Some(h) if h.hour > hour => {}
             slot => {
@@ -279,7 +279,7 @@ impl Inner {
                     out.commits.push(Commit::Rollup(done.rollup(r.check_id)));
                 }
                 let mut h = HourAcc::new(hour);
-                h.add(&sample);
+                h.add(r.verdict, r.latency_ms);
                 *slot = Some(h);
             }
         }
@@ -490,5 +490,17 @@ impl Inner {
             }
             Delta::Contact(_) => {}
         }
+    }
+}
+#[cfg(test)]
+mod size_guard {
+    /// The controller holds one `CheckState` per check (100,000 and more), inline in its map:
+    /// a field added here costs that many times its size. BENCHMARKS.md has the budget.
+    #[test]
+    fn the_per_check_state_stays_small() {
+        use std::mem::size_of;
+        assert!(size_of::<super::CheckState>() <= 360, "{}", size_of::<super::CheckState>());
+        assert!(size_of::<crate::decide::Decider>() <= 40, "{}", size_of::<crate::decide::Decider>());
+        assert!(size_of::<crate::alert::Redacted>() <= 8);
     }
 }

@@ -73,7 +73,8 @@ pub struct Decider {
     check_id: i64,
     status: Status,
     streak: u32,
-    open: Option<OpenRound>,
+    /// Boxed: most checks have no round open, and the controller holds one per check.
+    open: Option<Box<OpenRound>>,
     /// The newest round that completed (contrary) or was refuted: older reports are stale.
     settled: Option<u64>,
 }
@@ -127,11 +128,13 @@ impl Decider {
             self.settled = Some(r.round);
             return Vec::new();
         }
-        let open = self.open.get_or_insert_with(|| OpenRound {
-            round: r.round,
-            votes: BTreeSet::new(),
-            asked: BTreeSet::new(),
-            failed: BTreeSet::new(),
+        let open = self.open.get_or_insert_with(|| {
+            Box::new(OpenRound {
+                round: r.round,
+                votes: BTreeSet::new(),
+                asked: BTreeSet::new(),
+                failed: BTreeSet::new(),
+            })
         });
         open.asked.insert(r.worker.to_string());
         // A worker that erred and then managed to run the check does vote.
