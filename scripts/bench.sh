@@ -5,6 +5,8 @@
 #
 #   scripts/bench.sh [--checks N] [--interval S] [--confirmations K] [--seconds W]
 #                    [--kind http|tcp] [--workers N] [--record] [--debug] [--label TEXT]
+#                    [--peer blackbox|nagios]... [--max-rate] [--detect N] [--failover]
+#                    [--dead-after S] [--ab-requests N]
 #
 # --record appends a row to BENCHMARKS.md; --debug uses a debug build (the smoke run of
 # scripts/test.sh). Defaults: 100,000 http checks, interval 60, confirmations 2, 300 s.
@@ -25,6 +27,15 @@ done
 missing=()
 command -v nginx >/dev/null || missing+=(nginx-light)
 command -v ab >/dev/null || missing+=(apache2-utils)
+# The peers, only when asked for.
+case " ${args[*]} " in
+  *" blackbox "*) command -v prometheus-blackbox-exporter >/dev/null || missing+=(prometheus-blackbox-exporter) ;;
+esac
+case " ${args[*]} " in
+  *" nagios "*)
+    command -v nagios4 >/dev/null || missing+=(nagios4-core)
+    [ -x /usr/lib/nagios/plugins/check_http ] || missing+=(monitoring-plugins-basic) ;;
+esac
 if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq

@@ -39,7 +39,7 @@ pub struct Timing {
 
 impl Default for Timing {
     fn default() -> Self {
-        Timing { heartbeat_secs: 1.0, dead_after_secs: 5.0, db_poll_secs: 2.0, result_flush_secs: 0.25 }
+        Timing { heartbeat_secs: 1.0, dead_after_secs: 3.0, db_poll_secs: 2.0, result_flush_secs: 0.25 }
     }
 }
 

@@ -70,6 +70,10 @@ struct Election {
     passed_over: Option<String>,
     /// The controller is dead and no candidate is left (reported once).
     orphaned: bool,
+    /// A controller lost with no replacement, not yet mailed to the admin. `elect` runs in the
+    /// heartbeat handler as well as in the ticker; whichever notices the loss leaves it here
+    /// and the ticker mails it (the handler's result was dropped before, and with it the mail).
+    unreported_loss: Option<String>,
 }
 
 impl Election {
@@ -124,21 +128,22 @@ impl Election {
     }
 
     /// Picks a new controller candidate when there is no live controller.
-    /// Returns the name of a controller that died with no candidate to replace it (once).
-    fn elect(&mut self, now: Instant) -> Option<String> {
+    /// A controller that died with no candidate to replace it is left, once, in
+    /// `unreported_loss`.
+    fn elect(&mut self, now: Instant) {
         if self.controller_alive(now) {
             self.designated = None;
             self.orphaned = false;
-            return None;
+            return;
         }
         // After a (re)start, wait one dead-node timeout: the current controller, if any,
         // announces itself in that time.
         if now.duration_since(self.started) < self.dead_after {
-            return None;
+            return;
         }
         if let Some((d, since)) = &self.designated {
             if self.alive(d, now) && now.duration_since(*since) < self.dead_after {
-                return None;
+                return;
             }
             tracing::warn!(worker = %d, "designated controller did not take over in time; asking another");
             self.passed_over = Some(d.clone());
@@ -155,12 +160,12 @@ impl Election {
         // The longest-lived worker first: it has most likely loaded everything already.
         candidates.sort_by(|a, b| a.1.first_seen.cmp(&b.1.first_seen).then(a.0.cmp(b.0)));
         let Some((name, _)) = candidates.first() else {
-            let lost = self.controller.clone().filter(|_| !self.orphaned);
-            if let Some(c) = &lost {
+            if let Some(c) = self.controller.clone().filter(|_| !self.orphaned) {
                 tracing::error!(controller = %c, "controller failed without replacement: no live worker has a database");
                 self.orphaned = true;
+                self.unreported_loss = Some(c);
             }
-            return lost;
+            return;
         };
         match &self.controller {
             Some(old) => {
@@ -169,7 +174,6 @@ impl Election {
             None => tracing::info!(candidate = %name, "no controller; electing one"),
         }
         self.designated = Some(((*name).clone(), now));
-        None
     }
 
     fn view(&self, now: Instant, for_worker: Option<&str>) -> ClusterView {
@@ -247,6 +251,7 @@ pub async fn run(
             designated: None,
             passed_over: None,
             orphaned: false,
+            unreported_loss: None,
         }),
         metrics: metrics.clone(),
         client: NodeClient::new("viewserver", signer.clone(), tls.as_ref())?,
@@ -283,7 +288,8 @@ pub async fn run(
                 let now = Instant::now();
                 let (view, lost) = {
                     let mut s = shared.lock();
-                    let lost = s.elect(now);
+                    s.elect(now);
+                    let lost = s.unreported_loss.take();
                     s.workers.retain(|_, e| now.duration_since(e.last_seen) < FORGET_AFTER);
                     (s.view(now, None), lost)
                 };
@@ -316,8 +322,8 @@ async fn heartbeat(
     let view = {
         let mut s = shared.lock();
         s.heartbeat(&hb, now);
-        // A controller lost here is reported by the ticker, outside the lock.
-        let _ = s.elect(now);
+        // A controller lost here is mailed by the ticker, outside the lock.
+        s.elect(now);
         s.view(now, Some(&hb.name))
     };
     Json(view).into_response()

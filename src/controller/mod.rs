@@ -10,6 +10,7 @@ pub mod assign;
 pub mod fence;
 pub mod history;
 pub mod state;
+pub mod table;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::assign::Assignment;
 use super::history::{HourAcc, Recent, Rollup, Sample};
+use super::table::Table;
 use crate::alert::Redacted;
 use crate::alert::outbox::Flip;
 use crate::check::{CheckSpec, Verdict};
@@ -135,7 +136,8 @@ pub struct Member {
 /// Everything the controller keeps in memory.
 #[derive(Debug)]
 pub struct Inner {
-    pub checks: HashMap<i64, CheckState>,
+    /// Packed, not a hash map of states (see [`Table`]).
+    pub checks: Table<CheckState>,
     pub members: BTreeMap<String, Member>,
     pub assign: Assignment,
     /// Checks with confirmers still awaited.

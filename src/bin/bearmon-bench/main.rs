@@ -71,9 +71,9 @@ struct Args {
     /// (see `max_rate`); reports the highest rate held and the throughput past it.
     #[arg(long)]
     max_rate: bool,
-    /// The nodes' dead-node timeout (`[timing] dead_after_secs`, default 5); heartbeats
-    /// every fifth of it, at most 1 s.
-    #[arg(long, default_value_t = 5.0)]
+    /// The nodes' dead-node timeout (`[timing] dead_after_secs`, default 3 as the nodes');
+    /// heartbeats every third of it, at most 1 s (so the default is the nodes' default).
+    #[arg(long, default_value_t = 3.0)]
     dead_after: f64,
 }
 
@@ -322,7 +322,7 @@ async fn main() {
     let s = |v: &str| v.to_string();
     // The node timing under test (`--dead-after`); the defaults otherwise.
     let timing = dir.join("timing.toml");
-    let heartbeat = (a.dead_after / 5.0).min(1.0);
+    let heartbeat = (a.dead_after / 3.0).min(1.0);
     std::fs::write(
         &timing,
         format!("[timing]\nheartbeat_secs = {heartbeat}\ndead_after_secs = {}\n", a.dead_after),
@@ -537,8 +537,7 @@ async fn main() {
                     .join(", "))
                 .unwrap_or_default(),
         );
-        let mut f = std::fs::OpenOptions::new().append(true).create(true).open(&path).unwrap();
-        f.write_all(row.as_bytes()).unwrap();
+        let mut rows = row;
         for (peer, v) in &peer_results {
             let label = if peer == "blackbox" {
                 "blackbox_exporter (same run)"
@@ -556,13 +555,32 @@ async fn main() {
                 v["cpu_ms_per_run"].as_f64().unwrap_or(f64::NAN),
                 v["bearmon_cpu_per_run_ratio"].as_f64().unwrap_or(f64::NAN),
             );
-            f.write_all(row.as_bytes()).unwrap();
+            rows.push_str(&row);
         }
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        std::fs::write(&path, insert_rows(&text, &rows)).unwrap();
     }
     db.pool().close().await;
     let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)")))
         .execute(admin.pool())
         .await;
+}
+
+/// `text` with `rows` added at the end of the table under `## Runs` (at the end of the
+/// text when there is none), so recorded rows stay in the table, not after the prose.
+fn insert_rows(text: &str, rows: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let Some(heading) = lines.iter().position(|l| l.trim() == "## Runs") else {
+        return format!("{text}{rows}");
+    };
+    let Some(first) = (heading..lines.len()).find(|&i| lines[i].starts_with('|')) else {
+        return format!("{text}{rows}");
+    };
+    let end = (first..lines.len()).find(|&i| !lines[i].starts_with('|')).unwrap_or(lines.len());
+    let mut out: String = lines[..end].iter().map(|l| format!("{l}\n")).collect();
+    out.push_str(rows);
+    out.extend(lines[end..].iter().map(|l| format!("{l}\n")));
+    out
 }
 
 /// Inserts checks `range` (one target address each) in batches of 1,000.
@@ -710,4 +728,16 @@ fn run_ab(n: usize, port: u16) -> Option<f64> {
         .ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
     text.lines().find(|l| l.starts_with("Requests per second:"))?.split_whitespace().nth(3)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::insert_rows;
+
+    #[test]
+    fn recorded_rows_go_into_the_runs_table_not_after_the_prose() {
+        let text = "# B\n\n## Runs\n\n| a |\n|---|\n| 1 |\n\nProse.\n";
+        assert_eq!(insert_rows(text, "| 2 |\n"), "# B\n\n## Runs\n\n| a |\n|---|\n| 1 |\n| 2 |\n\nProse.\n");
+        assert_eq!(insert_rows("no table\n", "| 2 |\n"), "no table\n| 2 |\n");
+    }
 }
