@@ -4,8 +4,8 @@
 # and prints JSON (src/bin/bearmon-bench.rs does the measuring). Needs root.
 #
 #   scripts/bench.sh [--checks N] [--interval S] [--confirmations K] [--seconds W]
-#                    [--kind http|tcp] [--workers N] [--record] [--debug] [--label TEXT]
-#                    [--peer blackbox|nagios]... [--max-rate] [--detect N] [--failover]
+#                    [--kind http|tcp|icmp] [--workers N] [--record] [--debug] [--label TEXT]
+#                    [--peer blackbox|nagios]... [--peer-seconds W] [--max-rate] [--detect N] [--failover]
 #                    [--dead-after S] [--ab-requests N]
 #
 # --record appends a row to BENCHMARKS.md; --debug uses a debug build (the smoke run of

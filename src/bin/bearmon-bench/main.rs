@@ -33,7 +33,8 @@ struct Args {
     /// The measured window, after one full interval of warm-up.
     #[arg(long, default_value_t = 300)]
     seconds: u64,
-    #[arg(long, default_value = "http", value_parser = ["http", "tcp"])]
+    /// `icmp` pings the 127.x.y.z addresses themselves (every loopback address answers).
+    #[arg(long, default_value = "http", value_parser = ["http", "tcp", "icmp"])]
     kind: String,
     #[arg(long, default_value_t = 3)]
     workers: usize,
@@ -67,6 +68,9 @@ struct Args {
     /// with check_http/check_tcp). Repeatable.
     #[arg(long, value_parser = ["blackbox", "nagios"])]
     peer: Vec<String>,
+    /// The peers' measured window (default: `--seconds`).
+    #[arg(long)]
+    peer_seconds: Option<u64>,
     /// After the first window, double the checks until the cluster no longer keeps up
     /// (see `max_rate`); reports the highest rate held and the throughput past it.
     #[arg(long)]
@@ -453,22 +457,21 @@ async fn main() {
     let mut peer_results = serde_json::Map::new();
     for peer in &a.peer {
         let hosts: Vec<String> = (0..a.checks).map(target_host).collect();
-        eprintln!("running peer {peer} for {} s", a.seconds);
+        let peer_seconds = a.peer_seconds.unwrap_or(a.seconds);
+        eprintln!("running peer {peer} for {peer_seconds} s");
         let figures = match peer.as_str() {
             "blackbox" => {
                 let targets: Vec<String> = hosts
                     .iter()
-                    .map(|h| {
-                        if a.kind == "tcp" {
-                            format!("{h}:{}", a.target_port)
-                        } else {
-                            format!("http://{h}:{}/", a.target_port)
-                        }
+                    .map(|h| match a.kind.as_str() {
+                        "tcp" => format!("{h}:{}", a.target_port),
+                        "icmp" => h.clone(),
+                        _ => format!("http://{h}:{}/", a.target_port),
                     })
                     .collect();
-                peers::blackbox(&dir, &targets, &a.kind, a.interval, a.seconds).await
+                peers::blackbox(&dir, &targets, &a.kind, a.interval, peer_seconds).await
             }
-            _ => peers::nagios(&dir, &hosts, a.target_port, &a.kind, a.interval, a.seconds).await,
+            _ => peers::nagios(&dir, &hosts, a.target_port, &a.kind, a.interval, peer_seconds).await,
         };
         let v = match figures {
             Ok(f) => {
@@ -495,6 +498,7 @@ async fn main() {
         "demanded_per_s": a.checks as f64 / a.interval as f64,
         "executions_per_s": runs / secs,
         "lag_p50_le_s": quantile(&buckets, 0.5), "lag_p99_le_s": quantile(&buckets, 0.99),
+        "lag_max_le_s": quantile(&buckets, 1.0),
         "missed_slots": skipped,
         "cluster_cpu_share_of_2_cores": total_cpu / secs / 2.0,
         "cluster_cpu_ms_per_run": if runs > 0.0 { total_cpu / runs * 1000.0 } else { f64::NAN },
@@ -591,6 +595,7 @@ async fn load_checks(db: &Db, range: std::ops::Range<usize>, kind: &str, interva
             .map(|i| {
                 let data = match kind {
                     "tcp" => format!(r#"{{"address":"{}:{port}","timeout":5}}"#, target_host(*i)),
+                    "icmp" => format!(r#"{{"target":"{}","timeout":5}}"#, target_host(*i)),
                     _ => format!(r#"{{"url":"http://{}:{port}/","timeout":5}}"#, target_host(*i)),
                 };
                 format!("('c{i}', '{kind}', '{data}', {interval}, 1)")

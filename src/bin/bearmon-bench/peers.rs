@@ -108,7 +108,7 @@ pub async fn blackbox(
     let cfg = dir.join("blackbox.yml");
     std::fs::write(
         &cfg,
-        "modules:\n  http_2xx:\n    prober: http\n    timeout: 5s\n    http:\n      preferred_ip_protocol: ip4\n  tcp_connect:\n    prober: tcp\n    timeout: 5s\n    tcp:\n      preferred_ip_protocol: ip4\n",
+        "modules:\n  http_2xx:\n    prober: http\n    timeout: 5s\n    http:\n      preferred_ip_protocol: ip4\n  tcp_connect:\n    prober: tcp\n    timeout: 5s\n    tcp:\n      preferred_ip_protocol: ip4\n  icmp:\n    prober: icmp\n    timeout: 5s\n    icmp:\n      preferred_ip_protocol: ip4\n",
     )
     .map_err(|e| e.to_string())?;
     let port = free_port().await;
@@ -126,7 +126,11 @@ pub async fn blackbox(
     if !wait_port(port).await {
         return Err("blackbox_exporter did not listen".into());
     }
-    let module = if kind == "tcp" { "tcp_connect" } else { "http_2xx" };
+    let module = match kind {
+        "tcp" => "tcp_connect",
+        "icmp" => "icmp",
+        _ => "http_2xx",
+    };
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(1024)
         .timeout(Duration::from_secs(10))
@@ -220,10 +224,13 @@ pub async fn nagios(
     let _ = std::fs::remove_dir_all(&nd);
     std::fs::create_dir_all(nd.join("checkresults")).map_err(|e| e.to_string())?;
     let d = nd.display();
-    let plugin = if kind == "tcp" {
-        format!("/usr/lib/nagios/plugins/check_tcp -H $HOSTADDRESS$ -p {port} -t 5")
-    } else {
-        format!("/usr/lib/nagios/plugins/check_http -I $HOSTADDRESS$ -p {port} -u / -t 5")
+    let plugin = match kind {
+        "tcp" => format!("/usr/lib/nagios/plugins/check_tcp -H $HOSTADDRESS$ -p {port} -t 5"),
+        // Five echo requests, as bearmon's icmp kind sends.
+        "icmp" => {
+            "/usr/lib/nagios/plugins/check_ping -H $HOSTADDRESS$ -w 1000,80% -c 2000,100% -p 5 -t 5".into()
+        }
+        _ => format!("/usr/lib/nagios/plugins/check_http -I $HOSTADDRESS$ -p {port} -u / -t 5"),
     };
     let mut objects = format!(
         "define timeperiod {{\n timeperiod_name 24x7\n alias 24x7\n sunday 00:00-24:00\n monday 00:00-24:00\n tuesday 00:00-24:00\n wednesday 00:00-24:00\n thursday 00:00-24:00\n friday 00:00-24:00\n saturday 00:00-24:00\n}}\n\
