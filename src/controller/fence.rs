@@ -162,7 +162,9 @@ impl Fence {
                 "DELETE FROM bearmon_rollups WHERE hour = ? AND check_id IN ({})",
                 Db::placeholders(ids.len())
             ));
-            let mut q = sqlx::query(sql).bind(hour);
+            // Not kept prepared: the text changes with the batch's size, and each size
+            // would sit in every connection's statement cache with its 4,000 parameters.
+            let mut q = sqlx::query(sql).persistent(false).bind(hour);
             for id in ids {
                 q = q.bind(id);
             }
@@ -172,7 +174,7 @@ impl Fence {
         let sql = self.db.sql(&format!(
             "INSERT INTO bearmon_rollups (check_id, hour, runs, failures, latency_avg_ms, latency_p50_ms, latency_p95_ms, latency_max_ms) VALUES {values}"
         ));
-        let mut q = sqlx::query(sql);
+        let mut q = sqlx::query(sql).persistent(false);
         for r in rows {
             q = q
                 .bind(r.check_id)

@@ -15,7 +15,7 @@ mod watcher;
 
 pub use changes::ChangeCursor;
 pub use model::{AlertLink, AlertWhen, CheckDef, Contact, RowProblem, Snapshot};
-pub use rows::Store;
+pub use rows::{ChecksPage, Store};
 pub use watcher::{Delta, Watcher};
 
 use crate::db::DbError;

@@ -19,6 +19,16 @@ pub const MAX_DATA: usize = 64 * 1024;
 /// Ids per `IN (...)` list, well under every backend's parameter limit.
 const CHUNK: usize = 500;
 
+/// One page of [`Store::checks_after`].
+#[derive(Debug)]
+pub struct ChecksPage {
+    /// The enabled checks of the page (a check disabled between the two reads is absent).
+    pub checks: BTreeMap<i64, Arc<CheckDef>>,
+    /// Where the next page starts; `None` after the last page. Every enabled id between
+    /// the page's `after` and this one is in `checks` unless disabled meanwhile.
+    pub next_after: Option<i64>,
+}
+
 /// Row access over one database.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -43,10 +53,53 @@ impl Store {
     /// # Errors
     /// [`StoreError`] when the database cannot be read; bad rows are problems, not errors.
     pub async fn load_all(&self) -> Result<Snapshot, StoreError> {
-        let contacts = self.contacts(None).await?;
-        let alerts = self.alerts(None).await?;
-        let checks = self.checks(None, alerts, &contacts).await?;
+        let contacts = self.all_contacts().await?;
+        let mut checks = BTreeMap::new();
+        let mut after = i64::MIN;
+        loop {
+            let page = self.checks_after(after, &contacts).await?;
+            let Some(next) = page.next_after else {
+                checks.extend(page.checks);
+                break;
+            };
+            checks.extend(page.checks);
+            after = next;
+        }
         Ok(Snapshot { checks, contacts })
+    }
+
+    /// Every contact.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the database cannot be read.
+    pub async fn all_contacts(&self) -> Result<BTreeMap<i64, Arc<Contact>>, StoreError> {
+        self.contacts(None).await
+    }
+
+    /// The next page of enabled checks with ids above `after`, in id order.
+    ///
+    /// Whole tables are read a page at a time so that a load or a resync of 100,000 checks
+    /// never holds every row twice: a whole-table read held ~0.6 KB per check of rows and
+    /// parsed definitions at once, and the heap kept it (BENCHMARKS.md, controller memory).
+    ///
+    /// # Errors
+    /// [`StoreError`] when the database cannot be read.
+    pub async fn checks_after(
+        &self,
+        after: i64,
+        contacts: &BTreeMap<i64, Arc<Contact>>,
+    ) -> Result<ChecksPage, StoreError> {
+        let sql = self.db.sql(&format!(
+            "SELECT {id} FROM checks WHERE enabled = 1 AND id > ? ORDER BY id LIMIT {CHUNK}",
+            id = self.db.int("id")
+        ));
+        let rows =
+            sqlx::query(sql).bind(after).fetch_all(self.db.pool()).await.map_err(read_err("checks"))?;
+        let ids: Vec<i64> =
+            rows.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>().map_err(read_err("checks"))?;
+        let next_after = if ids.len() < CHUNK { None } else { ids.last().copied() };
+        let checks = if ids.is_empty() { BTreeMap::new() } else { self.checks_by_id(&ids, contacts).await? };
+        Ok(ChecksPage { checks, next_after })
     }
 
     /// Loads the enabled checks among `ids` (with their alerts); a missing id means the check
@@ -80,7 +133,9 @@ impl Store {
         ids: Option<&[i64]>,
     ) -> Result<Vec<AnyRow>, StoreError> {
         let sql = self.db.sql(&sql);
-        let mut q = sqlx::query(sql);
+        // An id list makes a text of its own for each length: not worth a prepared
+        // statement in every connection's cache.
+        let mut q = sqlx::query(sql).persistent(ids.is_none());
         for id in ids.unwrap_or_default() {
             q = q.bind(*id);
         }

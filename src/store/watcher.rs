@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use sqlx::Row;
 
-use super::model::{CheckDef, Contact, Snapshot};
+use super::model::{CheckDef, Snapshot};
 use super::{ChangeCursor, Store, StoreError};
 use crate::db::Backend;
 
@@ -170,24 +170,45 @@ impl Watcher {
         }
     }
 
-    /// Re-reads everything and emits the differences.
+    /// Re-reads everything and emits the differences, a page of checks at a time (so the
+    /// whole table is never held twice); the snapshot changes only once every page has
+    /// been read, so a failed resync leaves it as it was and the next poll tries again.
     pub async fn resync(&mut self) -> Result<Vec<Delta>, StoreError> {
         let head = head_seq(&self.store).await?;
-        let fresh = self.store.load_all().await?;
+        let contacts = self.store.all_contacts().await?;
         let mut deltas = Vec::new();
         let contact_ids: BTreeSet<i64> =
-            fresh.contacts.keys().chain(self.snapshot.contacts.keys()).copied().collect();
+            contacts.keys().chain(self.snapshot.contacts.keys()).copied().collect();
         for id in contact_ids {
-            let new: Option<&Arc<Contact>> = fresh.contacts.get(&id);
-            if new != self.snapshot.contacts.get(&id) {
+            if contacts.get(&id) != self.snapshot.contacts.get(&id) {
                 deltas.push(Delta::Contact(id));
             }
         }
-        self.snapshot.contacts = fresh.contacts;
-        let check_ids: BTreeSet<i64> =
-            fresh.checks.keys().chain(self.snapshot.checks.keys()).copied().collect();
-        for id in check_ids {
-            self.put_check(id, fresh.checks.get(&id).cloned(), &mut deltas);
+        let mut changes: Vec<(i64, Option<Arc<CheckDef>>)> = Vec::new();
+        let mut after = i64::MIN;
+        loop {
+            let page = self.store.checks_after(after, &contacts).await?;
+            let upto = page.next_after.unwrap_or(i64::MAX);
+            // Known checks of this id range that the page no longer has: deleted or disabled.
+            let range = (std::ops::Bound::Excluded(after), std::ops::Bound::Included(upto));
+            for (id, _) in self.snapshot.checks.range(range) {
+                if !page.checks.contains_key(id) {
+                    changes.push((*id, None));
+                }
+            }
+            for (id, def) in page.checks {
+                if self.snapshot.checks.get(&id) != Some(&def) {
+                    changes.push((id, Some(def)));
+                }
+            }
+            match page.next_after {
+                Some(next) => after = next,
+                None => break,
+            }
+        }
+        self.snapshot.contacts = contacts;
+        for (id, def) in changes {
+            self.put_check(id, def, &mut deltas);
         }
         self.cursor = ChangeCursor::at(head);
         self.last_full = Instant::now();
