@@ -102,23 +102,23 @@ async fn user_changes_are_noticed(backend: Backend) {
 }
 on_every_backend!(user_changes_are_noticed);
 
-/// A resync reads the table a page at a time (500 rows): changes on the first page, on a
+/// A resync reads the table a page at a time (2,000 rows): changes on the first page, on a
 /// page boundary, in the middle and at the tail are all found, even with the change log
 /// emptied behind the watcher's back (the case the resync exists for).
 async fn a_resync_pages_through_a_large_table(backend: Backend) {
     let Some((db, _)) = fresh_db(backend).await else { return };
-    for chunk in (1..=1234).collect::<Vec<i32>>().chunks(100) {
+    for chunk in (1..=4321).collect::<Vec<i32>>().chunks(100) {
         let rows: Vec<String> =
             chunk.iter().map(|i| format!(r#"('c{i}', 'tcp', '{{"address":"127.0.0.1:{i}"}}')"#)).collect();
         exec(&db, &format!("INSERT INTO checks (name, type, data) VALUES {}", rows.join(", "))).await;
     }
     let mut w = Watcher::start(Store::new(db.clone())).await.unwrap();
-    assert_eq!(w.snapshot().checks.len(), 1234, "{backend:?}: the paged load sees every row");
+    assert_eq!(w.snapshot().checks.len(), 4321, "{backend:?}: the paged load sees every row");
     for sql in [
         "DELETE FROM checks WHERE id = 3",
-        "UPDATE checks SET enabled = 0 WHERE id = 700",
-        "DELETE FROM checks WHERE id = 1234",
-        r#"UPDATE checks SET data = '{"address":"127.0.0.1:9"}' WHERE id = 501"#,
+        "UPDATE checks SET enabled = 0 WHERE id = 3000",
+        "DELETE FROM checks WHERE id = 4321",
+        r#"UPDATE checks SET data = '{"address":"127.0.0.1:9"}' WHERE id = 2001"#,
         r#"INSERT INTO checks (name, type, data) VALUES ('new', 'tcp', '{"address":"127.0.0.1:2"}')"#,
         "DELETE FROM bearmon_changes",
     ] {
@@ -139,12 +139,12 @@ async fn a_resync_pages_through_a_large_table(backend: Backend) {
     deltas.sort();
     assert_eq!(
         deltas,
-        ["removed 1234", "removed 3", "removed 700", "upserted 1235", "upserted 501"],
+        ["removed 3", "removed 3000", "removed 4321", "upserted 2001", "upserted 4322"],
         "{backend:?}"
     );
-    assert_eq!(w.snapshot().checks.len(), 1232);
-    assert!(w.snapshot().checks[&501].data.contains("127.0.0.1:9"), "the snapshot holds the new data");
-    assert!(!w.snapshot().checks.contains_key(&700), "a disabled check is gone");
+    assert_eq!(w.snapshot().checks.len(), 4319);
+    assert!(w.snapshot().checks[&2001].data.contains("127.0.0.1:9"), "the snapshot holds the new data");
+    assert!(!w.snapshot().checks.contains_key(&3000), "a disabled check is gone");
     assert!(w.resync().await.unwrap().is_empty(), "a second resync finds nothing new");
 }
 on_every_backend!(a_resync_pages_through_a_large_table);

@@ -18,14 +18,25 @@ pub const MAX_DATA: usize = 64 * 1024;
 
 /// Ids per `IN (...)` list, well under every backend's parameter limit.
 const CHUNK: usize = 500;
+/// Checks per page of a whole-table read: fixed statements, two per page.
+const PAGE: usize = 2000;
+
+/// Which rows a read takes.
+#[derive(Clone, Copy, Debug)]
+enum Filter<'a> {
+    All,
+    /// An `IN (...)` list of ids.
+    Ids(&'a [i64]),
+    /// Ids in `(after, upto]`: one page of a whole-table read.
+    Range(i64, i64),
+}
 
 /// One page of [`Store::checks_after`].
 #[derive(Debug)]
 pub struct ChecksPage {
-    /// The enabled checks of the page (a check disabled between the two reads is absent).
+    /// The enabled checks with ids in `(after, next_after]`, every one of them.
     pub checks: BTreeMap<i64, Arc<CheckDef>>,
-    /// Where the next page starts; `None` after the last page. Every enabled id between
-    /// the page's `after` and this one is in `checks` unless disabled meanwhile.
+    /// Where the next page starts; `None` after the last page (which runs to the end).
     pub next_after: Option<i64>,
 }
 
@@ -73,7 +84,7 @@ impl Store {
     /// # Errors
     /// [`StoreError`] when the database cannot be read.
     pub async fn all_contacts(&self) -> Result<BTreeMap<i64, Arc<Contact>>, StoreError> {
-        self.contacts(None).await
+        self.contacts(Filter::All).await
     }
 
     /// The next page of enabled checks with ids above `after`, in id order.
@@ -81,6 +92,7 @@ impl Store {
     /// Whole tables are read a page at a time so that a load or a resync of 100,000 checks
     /// never holds every row twice: a whole-table read held ~0.6 KB per check of rows and
     /// parsed definitions at once, and the heap kept it (BENCHMARKS.md, controller memory).
+    /// Two fixed statements per page: the page's rows, and the alerts of its id range.
     ///
     /// # Errors
     /// [`StoreError`] when the database cannot be read.
@@ -89,17 +101,21 @@ impl Store {
         after: i64,
         contacts: &BTreeMap<i64, Arc<Contact>>,
     ) -> Result<ChecksPage, StoreError> {
-        let sql = self.db.sql(&format!(
-            "SELECT {id} FROM checks WHERE enabled = 1 AND id > ? ORDER BY id LIMIT {CHUNK}",
-            id = self.db.int("id")
-        ));
-        let rows =
-            sqlx::query(sql).bind(after).fetch_all(self.db.pool()).await.map_err(read_err("checks"))?;
-        let ids: Vec<i64> =
-            rows.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>().map_err(read_err("checks"))?;
-        let next_after = if ids.len() < CHUNK { None } else { ids.last().copied() };
-        let checks = if ids.is_empty() { BTreeMap::new() } else { self.checks_by_id(&ids, contacts).await? };
-        Ok(ChecksPage { checks, next_after })
+        let sql = format!(
+            "SELECT {} FROM checks WHERE enabled = 1 AND id > ? ORDER BY id LIMIT {PAGE}",
+            self.check_columns()
+        );
+        let rows = sqlx::query(self.db.sql(&sql))
+            .bind(after)
+            .fetch_all(self.db.pool())
+            .await
+            .map_err(read_err("checks"))?;
+        let next_after = match rows.last() {
+            Some(last) if rows.len() == PAGE => Some(last.try_get(0).map_err(read_err("checks"))?),
+            _ => None,
+        };
+        let alerts = self.alerts(Filter::Range(after, next_after.unwrap_or(i64::MAX))).await?;
+        Ok(ChecksPage { checks: parse_checks(&rows, alerts, contacts)?, next_after })
     }
 
     /// Loads the enabled checks among `ids` (with their alerts); a missing id means the check
@@ -111,8 +127,8 @@ impl Store {
     ) -> Result<BTreeMap<i64, Arc<CheckDef>>, StoreError> {
         let mut out = BTreeMap::new();
         for chunk in ids.chunks(CHUNK) {
-            let alerts = self.alerts(Some(chunk)).await?;
-            out.extend(self.checks(Some(chunk), alerts, contacts).await?);
+            let alerts = self.alerts(Filter::Ids(chunk)).await?;
+            out.extend(self.checks(chunk, alerts, contacts).await?);
         }
         Ok(out)
     }
@@ -121,7 +137,7 @@ impl Store {
     pub async fn contacts_by_id(&self, ids: &[i64]) -> Result<BTreeMap<i64, Arc<Contact>>, StoreError> {
         let mut out = BTreeMap::new();
         for chunk in ids.chunks(CHUNK) {
-            out.extend(self.contacts(Some(chunk)).await?);
+            out.extend(self.contacts(Filter::Ids(chunk)).await?);
         }
         Ok(out)
     }
@@ -130,30 +146,37 @@ impl Store {
         &self,
         table: &'static str,
         sql: String,
-        ids: Option<&[i64]>,
+        rows: Filter<'_>,
     ) -> Result<Vec<AnyRow>, StoreError> {
         let sql = self.db.sql(&sql);
         // An id list makes a text of its own for each length: not worth a prepared
         // statement in every connection's cache.
-        let mut q = sqlx::query(sql).persistent(ids.is_none());
-        for id in ids.unwrap_or_default() {
-            q = q.bind(*id);
+        let mut q = sqlx::query(sql).persistent(!matches!(rows, Filter::Ids(_)));
+        match rows {
+            Filter::All => {}
+            Filter::Ids(ids) => {
+                for id in ids {
+                    q = q.bind(*id);
+                }
+            }
+            Filter::Range(after, upto) => q = q.bind(after).bind(upto),
         }
         q.fetch_all(self.db.pool()).await.map_err(read_err(table))
     }
 
-    fn id_filter(column: &str, ids: Option<&[i64]>) -> String {
-        match ids {
-            Some(ids) => format!(" AND {column} IN ({})", Db::placeholders(ids.len())),
-            None => String::new(),
+    fn filter(column: &str, rows: Filter<'_>) -> String {
+        match rows {
+            Filter::All => String::new(),
+            Filter::Ids(ids) => format!(" AND {column} IN ({})", Db::placeholders(ids.len())),
+            Filter::Range(..) => format!(" AND {column} > ? AND {column} <= ?"),
         }
     }
 
-    async fn contacts(&self, ids: Option<&[i64]>) -> Result<BTreeMap<i64, Arc<Contact>>, StoreError> {
-        let filter = Self::id_filter("id", ids);
+    async fn contacts(&self, rows: Filter<'_>) -> Result<BTreeMap<i64, Arc<Contact>>, StoreError> {
+        let filter = Self::filter("id", rows);
         let sql = format!("SELECT {}, type, data FROM contacts WHERE 1 = 1{filter}", self.db.int("id"));
         let mut out = BTreeMap::new();
-        for row in self.fetch("contacts", sql, ids).await? {
+        for row in self.fetch("contacts", sql, rows).await? {
             let id: i64 = row.try_get(0).map_err(read_err("contacts"))?;
             let kind: String = row.try_get(1).unwrap_or_default();
             let data: String = row.try_get(2).unwrap_or_default();
@@ -169,8 +192,8 @@ impl Store {
     }
 
     /// Enabled alerts grouped by check id, with the problems of their rows.
-    async fn alerts(&self, check_ids: Option<&[i64]>) -> Result<BTreeMap<i64, Vec<AlertRow>>, StoreError> {
-        let filter = Self::id_filter("check_id", check_ids);
+    async fn alerts(&self, rows: Filter<'_>) -> Result<BTreeMap<i64, Vec<AlertRow>>, StoreError> {
+        let filter = Self::filter("check_id", rows);
         let sql = format!(
             "SELECT {}, {}, {}, type FROM alerts WHERE enabled = 1{filter} ORDER BY id",
             self.db.int("id"),
@@ -178,7 +201,7 @@ impl Store {
             self.db.int("contact_id"),
         );
         let mut out: BTreeMap<i64, Vec<AlertRow>> = BTreeMap::new();
-        for row in self.fetch("alerts", sql, check_ids).await? {
+        for row in self.fetch("alerts", sql, rows).await? {
             let alert_id: i64 = row.try_get(0).map_err(read_err("alerts"))?;
             let check_id: i64 = row.try_get(1).map_err(read_err("alerts"))?;
             let contact_id: i64 = row.try_get(2).map_err(read_err("alerts"))?;
@@ -196,26 +219,40 @@ impl Store {
 
     async fn checks(
         &self,
-        ids: Option<&[i64]>,
-        mut alerts: BTreeMap<i64, Vec<AlertRow>>,
+        ids: &[i64],
+        alerts: BTreeMap<i64, Vec<AlertRow>>,
         contacts: &BTreeMap<i64, Arc<Contact>>,
     ) -> Result<BTreeMap<i64, Arc<CheckDef>>, StoreError> {
-        let filter = Self::id_filter("id", ids);
-        let sql = format!(
-            "SELECT {}, name, type, data, {}, {}, status FROM checks WHERE enabled = 1{filter}",
+        let filter = Self::filter("id", Filter::Ids(ids));
+        let sql = format!("SELECT {} FROM checks WHERE enabled = 1{filter}", self.check_columns());
+        parse_checks(&self.fetch("checks", sql, Filter::Ids(ids)).await?, alerts, contacts)
+    }
+
+    /// The columns [`parse_check`] reads, in its order.
+    fn check_columns(&self) -> String {
+        format!(
+            "{}, name, type, data, {}, {}, status",
             self.db.int("id"),
             self.db.int("check_interval"),
             self.db.int("delay"),
-        );
-        let mut out = BTreeMap::new();
-        for row in self.fetch("checks", sql, ids).await? {
-            let id: i64 = row.try_get(0).map_err(read_err("checks"))?;
-            let def = parse_check(&row, id, alerts.remove(&id).unwrap_or_default(), contacts);
-            log_problems(&def.problems);
-            out.insert(id, Arc::new(def));
-        }
-        Ok(out)
+        )
     }
+}
+
+/// `checks` rows (with their alerts) as definitions; a bad row becomes an invalid check.
+fn parse_checks(
+    rows: &[AnyRow],
+    mut alerts: BTreeMap<i64, Vec<AlertRow>>,
+    contacts: &BTreeMap<i64, Arc<Contact>>,
+) -> Result<BTreeMap<i64, Arc<CheckDef>>, StoreError> {
+    let mut out = BTreeMap::new();
+    for row in rows {
+        let id: i64 = row.try_get(0).map_err(read_err("checks"))?;
+        let def = parse_check(row, id, alerts.remove(&id).unwrap_or_default(), contacts);
+        log_problems(&def.problems);
+        out.insert(id, Arc::new(def));
+    }
+    Ok(out)
 }
 
 struct AlertRow {

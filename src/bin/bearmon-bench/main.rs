@@ -71,8 +71,8 @@ struct Args {
     /// The peers' measured window (default: `--seconds`).
     #[arg(long)]
     peer_seconds: Option<u64>,
-    /// After the first window, double the checks until the cluster no longer keeps up
-    /// (see `max_rate`); reports the highest rate held and the throughput past it.
+    /// After the first window, double the checks until the cluster no longer keeps up, then
+    /// bisect (see `max_rate`); reports the highest rate held and the throughput past it.
     #[arg(long)]
     max_rate: bool,
     /// The nodes' dead-node timeout (`[timing] dead_after_secs`, default 3 as the nodes');
@@ -620,7 +620,8 @@ async fn wait_assigned(vs_url: &str, total: usize) -> String {
         let assigned: u64 = v["workers"]
             .as_array()
             .map_or(0, |ws| ws.iter().map(|w| w["checks_assigned"].as_u64().unwrap_or(0)).sum());
-        if assigned as usize >= total && v["controller"].is_string() {
+        // Equal, not at least: after checks are deleted the count must come down too.
+        if assigned as usize == total && v["controller"].is_string() {
             return v["controller"].as_str().unwrap().to_string();
         }
         assert!(Instant::now() < deadline, "checks not assigned within 180 s: {v}");
@@ -672,12 +673,16 @@ impl Window {
 }
 
 /// `--max-rate`: doubles the checks (new targets) until lag p99 passes 1 s or fewer than
-/// 95 % of the demanded runs happen; the failing step is the overload (about twice the
-/// highest rate held).
-async fn max_rate(a: &Args, db: &Db, vs: &Proc, workers: &[Proc], mut checks: usize) -> Value {
+/// 95 % of the demanded runs happen; that step is the overload (twice the rate last held).
+/// Then two bisection steps between the rate held and the overload (checks deleted by SQL
+/// when the step is smaller) narrow the highest rate held.
+async fn max_rate(a: &Args, db: &Db, vs: &Proc, workers: &[Proc], start: usize) -> Value {
     let mut steps = Vec::new();
-    let mut held: Option<f64> = None;
-    loop {
+    let mut checks = start;
+    let (mut held_checks, mut held, mut overload): (Option<usize>, Option<f64>, Option<f64>) =
+        (None, None, None);
+    let mut failed_checks: Option<usize> = None;
+    while steps.len() < 8 {
         let w = Window::measure(vs, workers, a.seconds).await;
         let demanded = checks as f64 / a.interval as f64;
         let rate = w.runs / w.secs;
@@ -691,20 +696,49 @@ async fn max_rate(a: &Args, db: &Db, vs: &Proc, workers: &[Proc], mut checks: us
             "checks": checks, "demanded_per_s": demanded, "executions_per_s": rate, "lag_p99_le_s": p99,
             "missed_slots": w.skipped, "cluster_cpu_share_of_2_cores": w.total_cpu() / w.secs / 2.0, "held": ok,
         }));
-        if !ok || steps.len() >= 6 {
-            let overload = (!ok).then_some(rate);
-            return json!({
-                "max_rate_held_per_s": held,
-                "overload_executions_per_s": overload,
-                "overload_over_max": match (overload, held) { (Some(o), Some(h)) => json!(o / h), _ => Value::Null },
-                "steps": steps,
-            });
+        if ok {
+            held_checks = Some(checks);
+            held = Some(rate);
+        } else if failed_checks.is_none() {
+            // The first step not held: asked for twice what it held (or the first step).
+            overload = Some(rate);
+            failed_checks = Some(checks);
+        } else {
+            failed_checks = Some(checks);
         }
-        held = Some(rate);
-        load_checks(db, checks..checks * 2, &a.kind, a.interval, a.target_port).await;
-        checks *= 2;
+        let next = match (held_checks, failed_checks) {
+            (_, None) => checks * 2,
+            // Bisect while the gap is over 20 % of the rate held; two steps at most.
+            (Some(h), Some(f))
+                if f > h + h / 5 && steps.iter().filter(|s| s["held"] == false).count() <= 2 =>
+            {
+                h + (f - h) / 2
+            }
+            _ => break,
+        };
+        set_checks(a, db, checks, next).await;
+        checks = next;
         wait_assigned(&vs.url, checks + a.detect).await;
         tokio::time::sleep(Duration::from_secs(a.interval + 1)).await;
+    }
+    json!({
+        "max_rate_held_per_s": held,
+        "max_rate_held_checks": held_checks,
+        "overload_executions_per_s": overload,
+        "overload_over_max": match (overload, held) { (Some(o), Some(h)) => json!(o / h), _ => Value::Null },
+        "steps": steps,
+    })
+}
+
+/// Grows or shrinks the benchmark's checks (`c0`..`c{n}`) from `from` to `to`.
+async fn set_checks(a: &Args, db: &Db, from: usize, to: usize) {
+    if to > from {
+        load_checks(db, from..to, &a.kind, a.interval, a.target_port).await;
+    } else {
+        let sql = format!(
+            "DELETE FROM checks WHERE name LIKE 'c%' AND CAST(SUBSTRING(name FROM 2) AS INTEGER) >= {to}"
+        );
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(db.pool()).await.unwrap();
     }
 }
 
