@@ -31,6 +31,8 @@ use crate::node::{self, AuthLayer, NodeClient, NodeTls, PeerNode, Signer, json_e
 
 /// Workers silent this long are forgotten (no longer listed).
 const FORGET_AFTER: Duration = Duration::from_secs(3600);
+/// The longest a designee that says it is still taking over is waited for.
+const TAKEOVER_MAX: Duration = Duration::from_secs(120);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ViewserverError {
@@ -54,6 +56,8 @@ struct Entry {
     checks_assigned: usize,
     /// The term this worker says it serves as controller.
     controlling: Option<u64>,
+    /// It says it is still taking over (claiming a term, loading the checks).
+    taking_over: bool,
 }
 
 #[derive(Debug)]
@@ -100,6 +104,7 @@ impl Election {
                 last_seen_ms: 0,
                 checks_assigned: 0,
                 controlling: None,
+                taking_over: false,
             }
         });
         if now.duration_since(e.last_seen) >= self.dead_after {
@@ -111,6 +116,7 @@ impl Election {
         e.last_seen_ms = now_ms();
         e.checks_assigned = hb.checks_assigned;
         e.controlling = hb.controlling;
+        e.taking_over = hb.taking_over;
         if let Some(t) = hb.controlling {
             // Terms come from the database, so two workers never hold the same one; after a
             // restart (term 0) the first claim heard is adopted.
@@ -142,7 +148,12 @@ impl Election {
             return;
         }
         if let Some((d, since)) = &self.designated {
-            if self.alive(d, now) && now.duration_since(*since) < self.dead_after {
+            let waited = now.duration_since(*since);
+            // A designee that heartbeats "taking over" is loading a large table: asking
+            // another would only depose it and start the same load again (at 1,000,000
+            // checks that went round for ever). It gets up to TAKEOVER_MAX.
+            let loading = self.workers.get(d).is_some_and(|e| e.taking_over);
+            if self.alive(d, now) && (waited < self.dead_after || (loading && waited < TAKEOVER_MAX)) {
                 return;
             }
             tracing::warn!(worker = %d, "designated controller did not take over in time; asking another");
@@ -418,4 +429,86 @@ async fn metrics_text(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
 /// `/metrics` in Prometheus text format.
 pub fn metrics_response(m: &Metrics) -> Response {
     ([("content-type", "text/plain; version=0.0.4; charset=utf-8")], m.render()).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn election(now: Instant) -> Election {
+        Election {
+            started: now,
+            dead_after: Duration::from_secs(3),
+            workers: BTreeMap::new(),
+            controller: None,
+            term: 0,
+            confirmations: None,
+            designated: None,
+            passed_over: None,
+            orphaned: false,
+            unreported_loss: None,
+        }
+    }
+
+    fn hb(name: &str, taking_over: bool) -> Heartbeat {
+        Heartbeat {
+            name: name.into(),
+            url: format!("http://{name}"),
+            has_db: true,
+            controlling: None,
+            confirmations: None,
+            checks_assigned: 0,
+            taking_over,
+        }
+    }
+
+    /// Runs `secs` seconds of heartbeats (every second, from both workers) and elections;
+    /// `loading(t)` says whether the designee reports taking over at second `t`.
+    fn run(e: &mut Election, t0: Instant, from: u64, secs: u64, loading: impl Fn(u64) -> bool) {
+        for t in from..from + secs {
+            let now = t0 + Duration::from_secs(t);
+            for w in ["w1", "w2"] {
+                let designee = e.designated.as_ref().is_some_and(|(d, _)| d == w);
+                e.heartbeat(&hb(w, designee && loading(t)), now);
+            }
+            e.elect(now);
+        }
+    }
+
+    #[test]
+    fn a_designee_still_loading_is_not_passed_over() {
+        let t0 = Instant::now();
+        let mut e = election(t0);
+        run(&mut e, t0, 0, 4, |_| false);
+        let first = e.designated.clone().expect("a candidate is designated").0;
+        // Loading a large table for 30 s: still the same designee, nobody else asked.
+        run(&mut e, t0, 4, 30, |_| true);
+        assert_eq!(e.designated.as_ref().map(|d| d.0.clone()), Some(first.clone()));
+        assert_eq!(e.passed_over, None);
+        // It stops saying so without claiming a term: having waited past the dead-node
+        // timeout already, another is asked at once.
+        run(&mut e, t0, 34, 1, |_| false);
+        assert!(e.designated.as_ref().is_some_and(|d| d.0 != first), "{:?}", e.designated);
+        assert_eq!(e.passed_over.as_deref(), Some(first.as_str()));
+    }
+
+    #[test]
+    fn a_designee_loading_for_ever_is_passed_over_after_the_limit() {
+        let t0 = Instant::now();
+        let mut e = election(t0);
+        run(&mut e, t0, 0, 4, |_| false);
+        let first = e.designated.clone().expect("a candidate is designated").0;
+        run(&mut e, t0, 4, TAKEOVER_MAX.as_secs() + 2, |_| true);
+        assert_eq!(e.passed_over.as_deref(), Some(first.as_str()));
+    }
+
+    #[test]
+    fn a_designee_that_says_nothing_is_passed_over_after_the_dead_node_timeout() {
+        let t0 = Instant::now();
+        let mut e = election(t0);
+        run(&mut e, t0, 0, 4, |_| false);
+        let first = e.designated.clone().expect("a candidate is designated").0;
+        run(&mut e, t0, 4, 4, |_| false);
+        assert_eq!(e.passed_over.as_deref(), Some(first.as_str()));
+    }
 }

@@ -28,6 +28,11 @@ pub struct Heartbeat {
     pub confirmations: Option<usize>,
     /// Checks this worker currently runs on its schedule.
     pub checks_assigned: usize,
+    /// Asked to take over, and still claiming its term and loading the checks (1,000,000
+    /// of them take seconds): the viewserver waits for it rather than asking another
+    /// worker, whose claim would depose this one and start the same long load again.
+    #[serde(default)]
+    pub taking_over: bool,
 }
 
 /// One worker as the viewserver sees it.

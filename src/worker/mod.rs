@@ -213,6 +213,8 @@ async fn heartbeat_loop(shared: Arc<Shared>) {
             controlling: ctrl.as_ref().map(|c| c.term()),
             confirmations: ctrl.as_ref().map(|c| c.confirmations()),
             checks_assigned: lock(&shared.schedule).len(),
+            taking_over: ctrl.is_none()
+                && shared.starting_controller.load(std::sync::atomic::Ordering::SeqCst),
         };
         match shared
             .client
