@@ -475,12 +475,18 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_designee_still_loading_is_not_passed_over() {
+    /// An election after its first 4 s (two workers): the designee's name.
+    fn started() -> (Instant, Election, String) {
         let t0 = Instant::now();
         let mut e = election(t0);
         run(&mut e, t0, 0, 4, |_| false);
         let first = e.designated.clone().expect("a candidate is designated").0;
+        (t0, e, first)
+    }
+
+    #[test]
+    fn a_designee_still_loading_is_not_passed_over() {
+        let (t0, mut e, first) = started();
         // Loading a large table for 30 s: still the same designee, nobody else asked.
         run(&mut e, t0, 4, 30, |_| true);
         assert_eq!(e.designated.as_ref().map(|d| d.0.clone()), Some(first.clone()));
@@ -494,20 +500,14 @@ mod tests {
 
     #[test]
     fn a_designee_loading_for_ever_is_passed_over_after_the_limit() {
-        let t0 = Instant::now();
-        let mut e = election(t0);
-        run(&mut e, t0, 0, 4, |_| false);
-        let first = e.designated.clone().expect("a candidate is designated").0;
+        let (t0, mut e, first) = started();
         run(&mut e, t0, 4, TAKEOVER_MAX.as_secs() + 2, |_| true);
         assert_eq!(e.passed_over.as_deref(), Some(first.as_str()));
     }
 
     #[test]
     fn a_designee_that_says_nothing_is_passed_over_after_the_dead_node_timeout() {
-        let t0 = Instant::now();
-        let mut e = election(t0);
-        run(&mut e, t0, 0, 4, |_| false);
-        let first = e.designated.clone().expect("a candidate is designated").0;
+        let (t0, mut e, first) = started();
         run(&mut e, t0, 4, 4, |_| false);
         assert_eq!(e.passed_over.as_deref(), Some(first.as_str()));
     }
