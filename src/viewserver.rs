@@ -81,6 +81,22 @@ struct Election {
 }
 
 impl Election {
+    /// No workers heard yet, no controller, no term.
+    fn new(started: Instant, dead_after: Duration) -> Self {
+        Election {
+            started,
+            dead_after,
+            workers: BTreeMap::new(),
+            controller: None,
+            term: 0,
+            confirmations: None,
+            designated: None,
+            passed_over: None,
+            orphaned: false,
+            unreported_loss: None,
+        }
+    }
+
     fn alive(&self, name: &str, now: Instant) -> bool {
         self.workers.get(name).is_some_and(|e| now.duration_since(e.last_seen) < self.dead_after)
     }
@@ -252,18 +268,7 @@ pub async fn run(
     let signer = Arc::new(Signer::new(&cfg.secret));
     let metrics = Metrics::new();
     let shared = Arc::new(Shared {
-        state: Mutex::new(Election {
-            started: Instant::now(),
-            dead_after: cfg.timing.dead_after(),
-            workers: BTreeMap::new(),
-            controller: None,
-            term: 0,
-            confirmations: None,
-            designated: None,
-            passed_over: None,
-            orphaned: false,
-            unreported_loss: None,
-        }),
+        state: Mutex::new(Election::new(Instant::now(), cfg.timing.dead_after())),
         metrics: metrics.clone(),
         client: NodeClient::new("viewserver", signer.clone(), tls.as_ref())?,
         admin: AdminMail::new(Notifier::new(cfg.smtp.as_ref(), None, cfg.alerts.clone())?),
@@ -436,18 +441,7 @@ mod tests {
     use super::*;
 
     fn election(now: Instant) -> Election {
-        Election {
-            started: now,
-            dead_after: Duration::from_secs(3),
-            workers: BTreeMap::new(),
-            controller: None,
-            term: 0,
-            confirmations: None,
-            designated: None,
-            passed_over: None,
-            orphaned: false,
-            unreported_loss: None,
-        }
+        Election::new(now, Duration::from_secs(3))
     }
 
     fn hb(name: &str, taking_over: bool) -> Heartbeat {

@@ -69,12 +69,11 @@ impl Store {
         let mut after = i64::MIN;
         loop {
             let page = self.checks_after(after, &contacts).await?;
-            let Some(next) = page.next_after else {
-                checks.extend(page.checks);
-                break;
-            };
             checks.extend(page.checks);
-            after = next;
+            match page.next_after {
+                Some(next) => after = next,
+                None => break,
+            }
         }
         Ok(Snapshot { checks, contacts })
     }

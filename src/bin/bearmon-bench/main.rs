@@ -699,11 +699,11 @@ async fn max_rate(a: &Args, db: &Db, vs: &Proc, workers: &[Proc], start: usize) 
         if ok {
             held_checks = Some(checks);
             held = Some(rate);
-        } else if failed_checks.is_none() {
-            // The first step not held: asked for twice what it held (or the first step).
-            overload = Some(rate);
-            failed_checks = Some(checks);
         } else {
+            // The first step not held is the overload: twice what it held (or the first step).
+            if failed_checks.is_none() {
+                overload = Some(rate);
+            }
             failed_checks = Some(checks);
         }
         let next = match (held_checks, failed_checks) {
