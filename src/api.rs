@@ -131,7 +131,7 @@ async fn events(c: &Controller, limit: i64, before: Option<i64>) -> Result<Vec<E
     };
     let sql = db.sql(&format!(
         "SELECT {}, {}, CASE WHEN type = 'offline' THEN 'offline' ELSE 'online' END, {epoch} FROM check_events \
-         WHERE id < ? ORDER BY id DESC LIMIT ?",
+         WHERE id < ? ORDER BY check_events.id DESC LIMIT ?",
         db.int("id"),
         db.int("check_id")
     ));

@@ -5,9 +5,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use bearmon::db::Backend;
+use bearmon::db::{Backend, Db};
 use bearmon::store::{Delta, Store, Watcher};
 use common::{exec, fresh_db};
+use sqlx::Row;
 
 async fn bad_rows_are_reported_and_the_rest_load(backend: Backend) {
     let Some((db, _)) = fresh_db(backend).await else { return };
@@ -107,11 +108,7 @@ on_every_backend!(user_changes_are_noticed);
 /// emptied behind the watcher's back (the case the resync exists for).
 async fn a_resync_pages_through_a_large_table(backend: Backend) {
     let Some((db, _)) = fresh_db(backend).await else { return };
-    for chunk in (1..=4321).collect::<Vec<i32>>().chunks(100) {
-        let rows: Vec<String> =
-            chunk.iter().map(|i| format!(r#"('c{i}', 'tcp', '{{"address":"127.0.0.1:{i}"}}')"#)).collect();
-        exec(&db, &format!("INSERT INTO checks (name, type, data) VALUES {}", rows.join(", "))).await;
-    }
+    insert_tcp_checks(&db, 4321).await;
     let mut w = Watcher::start(Store::new(db.clone())).await.unwrap();
     assert_eq!(w.snapshot().checks.len(), 4321, "{backend:?}: the paged load sees every row");
     for sql in [
@@ -148,3 +145,44 @@ async fn a_resync_pages_through_a_large_table(backend: Backend) {
     assert!(w.resync().await.unwrap().is_empty(), "a second resync finds nothing new");
 }
 on_every_backend!(a_resync_pages_through_a_large_table);
+
+/// Inserts tcp checks `c1` .. `cN` (ids 1 .. N in a fresh database), 100 a statement.
+async fn insert_tcp_checks(db: &Db, n: i32) {
+    for chunk in (1..=n).collect::<Vec<i32>>().chunks(100) {
+        let rows: Vec<String> =
+            chunk.iter().map(|i| format!(r#"('c{i}', 'tcp', '{{"address":"127.0.0.1:{i}"}}')"#)).collect();
+        exec(db, &format!("INSERT INTO checks (name, type, data) VALUES {}", rows.join(", "))).await;
+    }
+}
+
+/// A page of a whole-table read comes off the primary key in order, never from a sort: a sort
+/// reads the rest of the table for every page. PostgreSQL names the output column
+/// `CAST(id AS BIGINT)` "id", so a bare `ORDER BY id` sorted by that expression and loading
+/// 1,000,000 checks took 40 s instead of 3.6 s. Each backend is asked for its plan (PostgreSQL
+/// with sorting priced out, so that a plan with a sort is one that cannot do without it).
+async fn a_page_is_read_in_key_order(backend: Backend) {
+    let Some((db, _)) = fresh_db(backend).await else { return };
+    insert_tcp_checks(&db, 300).await;
+    let sql = Store::new(db.clone()).page_statement();
+    let (explain, column, sorted) = match backend {
+        Backend::Postgres => ("EXPLAIN ", 0, "Sort"),
+        Backend::MySql => ("EXPLAIN ", 9, "filesort"),
+        Backend::Sqlite => ("EXPLAIN QUERY PLAN ", 3, "TEMP B-TREE"),
+    };
+    let text = db.sql(&format!("{explain}{sql}"));
+    let mut tx = db.pool().begin().await.unwrap();
+    if backend == Backend::Postgres {
+        sqlx::raw_sql("SET LOCAL enable_sort = off").execute(&mut *tx).await.unwrap();
+    }
+    let plan: Vec<String> = sqlx::query(text)
+        .bind(0_i64)
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap_or_else(|e| panic!("{backend:?}: {explain}{sql}: {e}"))
+        .iter()
+        .map(|row| row.try_get::<Option<String>, _>(column).unwrap().unwrap_or_default())
+        .collect();
+    let plan = plan.join("\n");
+    assert!(!plan.contains(sorted), "{backend:?}: {sql}\nsorts:\n{plan}");
+}
+on_every_backend!(a_page_is_read_in_key_order);

@@ -141,7 +141,7 @@ pub async fn due(db: &Db, term: u64, limit: i64) -> Result<Vec<i64>, sqlx::Error
     let now = now_ms();
     let sql = db.sql(&format!(
         "SELECT {} FROM bearmon_outbox WHERE (state = 'pending' OR (state = 'sending' AND (claimed_until < ? OR claim_term < ?))) \
-         AND next_attempt_at <= ? ORDER BY id LIMIT ?",
+         AND next_attempt_at <= ? ORDER BY bearmon_outbox.id LIMIT ?",
         db.int("id")
     ));
     let rows =

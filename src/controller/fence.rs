@@ -278,7 +278,7 @@ pub async fn load_since(db: &Db) -> Result<HashMap<i64, i64>, FenceError> {
 pub async fn load_rollups(db: &Db, check_id: i64, since_hour: i64) -> Result<Vec<Rollup>, FenceError> {
     let sql = db.sql(&format!(
         "SELECT {}, {}, {}, latency_avg_ms, latency_p50_ms, latency_p95_ms, latency_max_ms FROM bearmon_rollups \
-         WHERE check_id = ? AND hour >= ? ORDER BY hour",
+         WHERE check_id = ? AND hour >= ? ORDER BY bearmon_rollups.hour",
         db.int("hour"),
         db.int("runs"),
         db.int("failures")
