@@ -27,6 +27,9 @@ pub struct Metrics {
     pub check_flips: Family<Labels, Counter>,
     /// Actual start minus due time of each scheduled execution.
     pub schedule_lag: Histogram,
+    /// Wall time of each scheduled execution, start to outcome: with the lag, it tells a
+    /// worker whose thread is behind from checks that are slow (a target dropping SYNs).
+    pub check_duration: Histogram,
     /// Scheduled executions skipped because the previous one of the same check still ran.
     pub runs_skipped: Counter,
     /// Checks this worker runs.
@@ -86,6 +89,14 @@ impl Metrics {
             "Actual start minus due time of scheduled check executions",
             schedule_lag.clone(),
         );
+        let check_duration = Histogram::new([
+            0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+        ]);
+        r.register(
+            "bearmon_check_duration_seconds",
+            "Wall time of scheduled check executions, start to outcome",
+            check_duration.clone(),
+        );
         let runs_skipped = Counter::default();
         r.register(
             "bearmon_check_runs_skipped",
@@ -121,6 +132,7 @@ impl Metrics {
             check_runs,
             check_flips,
             schedule_lag,
+            check_duration,
             runs_skipped,
             checks_assigned,
             auth_refused,

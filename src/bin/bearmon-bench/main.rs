@@ -233,9 +233,18 @@ fn sum_prefix(m: &HashMap<String, f64>, prefix: &str) -> f64 {
 
 /// Lag histogram: (upper bound, cumulative count) deltas summed over workers.
 fn lag_buckets(before: &[HashMap<String, f64>], after: &[HashMap<String, f64>]) -> Vec<(f64, f64)> {
+    buckets_of("bearmon_schedule_lag_seconds_bucket", before, after)
+}
+
+/// A histogram's (upper bound, cumulative count) deltas summed over workers.
+fn buckets_of(
+    name: &str,
+    before: &[HashMap<String, f64>],
+    after: &[HashMap<String, f64>],
+) -> Vec<(f64, f64)> {
     let mut acc: HashMap<String, f64> = HashMap::new();
     for (b, a) in before.iter().zip(after) {
-        for (k, v) in a.iter().filter(|(k, _)| k.starts_with("bearmon_schedule_lag_seconds_bucket")) {
+        for (k, v) in a.iter().filter(|(k, _)| k.starts_with(name)) {
             *acc.entry(k.clone()).or_default() += v - b.get(k).copied().unwrap_or(0.0);
         }
     }
@@ -393,7 +402,7 @@ async fn main() {
     let page_ms = timed_get(&format!("{}/", vs.url)).await;
     let offline_ms = timed_get(&format!("{}/api/checks?status=offline", vs.url)).await;
     let ab = if a.ab_requests > 0 { run_ab(a.ab_requests, a.target_port) } else { None };
-    let max = if a.max_rate { max_rate(&a, &db, &vs, &workers, a.checks).await } else { Value::Null };
+    let max = if a.max_rate { max_rate(&a, &db, &vs, &workers, &controller).await } else { Value::Null };
 
     // Detection overhead: the probe's targets start failing now.
     let mut detection = Value::Null;
@@ -637,6 +646,54 @@ struct Window {
     buckets: Vec<(f64, f64)>,
     /// CPU seconds per process, viewserver first.
     cpu: Vec<f64>,
+    /// Each worker's own lag p99 bucket, in the order of `workers`: which process runs late.
+    worker_p99: Vec<Option<f64>>,
+    /// Each worker's p99 bucket of execution wall time: slow checks (a SYN dropped and sent
+    /// again after 1 s) rather than a late thread.
+    worker_duration_p99: Vec<Option<f64>>,
+    /// The kernel's TCP counters over the window (TcpExt ListenOverflows, ListenDrops,
+    /// TCPTimeWaitOverflow; Tcp RetransSegs).
+    kernel: Vec<(String, f64)>,
+    /// The whole machine's busy share of all its cores (nginx, PostgreSQL and the kernel's
+    /// network work included), and nginx's own CPU seconds.
+    machine_busy: f64,
+    nginx_cpu: f64,
+}
+
+/// The TCP counters of [`Window::kernel`], from /proc/net/netstat and /proc/net/snmp.
+fn kernel_counters() -> Vec<(String, f64)> {
+    const WANTED: [&str; 4] = ["ListenOverflows", "ListenDrops", "TCPTimeWaitOverflow", "RetransSegs"];
+    let mut out = Vec::new();
+    for file in ["/proc/net/netstat", "/proc/net/snmp"] {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        // Pairs of lines: "Prefix: names..." then "Prefix: values...".
+        for pair in lines.chunks(2) {
+            let [names, values] = pair else { continue };
+            for (n, v) in names.split_whitespace().zip(values.split_whitespace()).skip(1) {
+                if WANTED.contains(&n) {
+                    out.push((n.to_string(), v.parse().unwrap_or(0.0)));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// (busy, total) jiffies of all cores from /proc/stat: busy is everything but idle and iowait.
+fn machine_jiffies() -> (f64, f64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let f: Vec<f64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    let total: f64 = f.iter().take(8).sum();
+    let idle = f.get(3).copied().unwrap_or(0.0) + f.get(4).copied().unwrap_or(0.0);
+    (total - idle, total)
 }
 
 impl Window {
@@ -645,9 +702,19 @@ impl Window {
             std::iter::once(vs).chain(workers).map(|p| cpu_secs(p.child.id())).collect();
         let m_before: Vec<HashMap<String, f64>> =
             futures_util::future::join_all(workers.iter().map(|w| metrics(&w.url))).await;
+        let (busy_before, total_before) = machine_jiffies();
+        let nginx_before = cpu_of_named("nginx");
+        let kernel_before = kernel_counters();
         let window = Instant::now();
         tokio::time::sleep(Duration::from_secs(seconds)).await;
         let secs = window.elapsed().as_secs_f64();
+        let (busy_after, total_after) = machine_jiffies();
+        let nginx_cpu = cpu_of_named("nginx") - nginx_before;
+        let kernel = kernel_counters()
+            .into_iter()
+            .zip(kernel_before)
+            .map(|((name, after), (_, before))| (name, after - before))
+            .collect();
         let m_after: Vec<HashMap<String, f64>> =
             futures_util::future::join_all(workers.iter().map(|w| metrics(&w.url))).await;
         let cpu: Vec<f64> = std::iter::once(vs)
@@ -664,6 +731,22 @@ impl Window {
             skipped: delta("bearmon_check_runs_skipped_total"),
             buckets: lag_buckets(&m_before, &m_after),
             cpu,
+            worker_p99: (0..workers.len())
+                .map(|i| quantile(&lag_buckets(&m_before[i..=i], &m_after[i..=i]), 0.99))
+                .collect(),
+            worker_duration_p99: (0..workers.len())
+                .map(|i| {
+                    let b = buckets_of(
+                        "bearmon_check_duration_seconds_bucket",
+                        &m_before[i..=i],
+                        &m_after[i..=i],
+                    );
+                    quantile(&b, 0.99)
+                })
+                .collect(),
+            kernel,
+            machine_busy: (busy_after - busy_before) / (total_after - total_before).max(1.0),
+            nginx_cpu,
         }
     }
 
@@ -676,9 +759,10 @@ impl Window {
 /// 95 % of the demanded runs happen; that step is the overload (twice the rate last held).
 /// Then two bisection steps between the rate held and the overload (checks deleted by SQL
 /// when the step is smaller) narrow the highest rate held.
-async fn max_rate(a: &Args, db: &Db, vs: &Proc, workers: &[Proc], start: usize) -> Value {
+async fn max_rate(a: &Args, db: &Db, vs: &Proc, workers: &[Proc], controller: &str) -> Value {
     let mut steps = Vec::new();
-    let mut checks = start;
+    let mut checks = a.checks;
+    let names: Vec<&str> = workers.iter().map(|p| p.role.as_str()).collect();
     let (mut held_checks, mut held, mut overload): (Option<usize>, Option<f64>, Option<f64>) =
         (None, None, None);
     let mut failed_checks: Option<usize> = None;
@@ -688,13 +772,24 @@ async fn max_rate(a: &Args, db: &Db, vs: &Proc, workers: &[Proc], start: usize) 
         let rate = w.runs / w.secs;
         let p99 = quantile(&w.buckets, 0.99);
         let ok = p99.is_some_and(|p| p <= 1.0) && rate >= 0.95 * demanded;
+        let worker_cpu: Vec<f64> = w.cpu[1..].iter().map(|c| c / w.secs).collect();
         eprintln!(
-            "max-rate: demanded {demanded:.0}/s, executed {rate:.0}/s, lag p99 ≤ {p99:?} s: {}",
+            "max-rate: demanded {demanded:.0}/s, executed {rate:.0}/s, lag p99 ≤ {p99:?} s \
+             (per worker {names:?}, controller {controller}: lag p99 {:?}, run time p99 {:?}, \
+             CPU {worker_cpu:.2?} cores; nginx {:.2} cores, machine busy {:.0} %; kernel {:?}): {}",
+            w.worker_p99,
+            w.worker_duration_p99,
+            w.nginx_cpu / w.secs,
+            w.machine_busy * 100.0,
+            w.kernel,
             if ok { "held" } else { "not held" }
         );
         steps.push(json!({
             "checks": checks, "demanded_per_s": demanded, "executions_per_s": rate, "lag_p99_le_s": p99,
             "missed_slots": w.skipped, "cluster_cpu_share_of_2_cores": w.total_cpu() / w.secs / 2.0, "held": ok,
+            "worker_lag_p99_le_s": w.worker_p99, "worker_run_time_p99_le_s": w.worker_duration_p99,
+            "worker_cpu_cores": worker_cpu, "kernel_tcp": w.kernel.iter().cloned().collect::<HashMap<_, _>>(),
+            "nginx_cpu_cores": w.nginx_cpu / w.secs, "machine_busy_share": w.machine_busy,
         }));
         if ok {
             held_checks = Some(checks);
