@@ -151,6 +151,15 @@ impl CheckSpec {
         }
     }
 
+    /// Fills what a worker keeps to run the check often (an `http` check's parsed URL). Done
+    /// where checks are scheduled, not where they are only held: the controller holds every
+    /// check, and the parsed URL cost 170 bytes a check there at 1,000,000 checks.
+    pub fn prepare(&mut self) {
+        if let Self::Http(p) = self {
+            p.prepare();
+        }
+    }
+
     /// Runs the check once. Never panics and never takes longer than [`Self::timeout`] plus a
     /// few milliseconds: whatever the kind is doing when the deadline passes is dropped,
     /// which closes its sockets.

@@ -97,7 +97,10 @@ impl Schedule {
 
     fn upsert(&mut self, c: &CheckMsg, now_ms: i64) -> Result<(), String> {
         let spec = match CheckSpec::parse(c.id, &c.kind, &c.data) {
-            Ok(p) => Arc::new(p.spec),
+            Ok(mut p) => {
+                p.spec.prepare();
+                Arc::new(p.spec)
+            }
             Err(e) => {
                 self.entries.remove(&c.id);
                 return Err(e.to_string());
@@ -134,12 +137,14 @@ impl Schedule {
         None
     }
 
-    /// Takes every run due by `now_ms` and schedules each check's next slot.
-    pub fn take_due(&mut self, now_ms: i64) -> (Vec<DueRun>, Skipped) {
+    /// Takes the runs due by `now_ms`, earliest first, at most `limit` of them (the worker's
+    /// free slots), and schedules each check's next slot. Runs past the limit stay due here,
+    /// a few bytes each, instead of waiting as tasks of several kilobytes.
+    pub fn take_due(&mut self, now_ms: i64, limit: usize) -> (Vec<DueRun>, Skipped) {
         let mut runs = Vec::new();
         let mut skipped = Skipped::default();
         while let Some(Reverse((due, id, generation))) = self.heap.peek().copied() {
-            if due > now_ms {
+            if due > now_ms || runs.len() >= limit {
                 break;
             }
             self.heap.pop();
@@ -198,8 +203,8 @@ mod tests {
     fn runs_at_fixed_slots_without_drift() {
         let mut s = Schedule::default();
         s.apply(1, &full(vec![tcp(1, 10, Some(1000))]), 0);
-        assert_eq!(s.take_due(999).0.len(), 0);
-        let (runs, _) = s.take_due(1500);
+        assert_eq!(s.take_due(999, usize::MAX).0.len(), 0);
+        let (runs, _) = s.take_due(1500, usize::MAX);
         assert_eq!(runs.len(), 1);
         assert_eq!(runs[0].due_ms, 1000);
         s.finished(1, runs[0].generation);
@@ -211,12 +216,12 @@ mod tests {
     fn an_overlapping_run_is_skipped_and_far_behind_skips_slots() {
         let mut s = Schedule::default();
         s.apply(1, &full(vec![tcp(1, 10, Some(0))]), 0);
-        let (runs, _) = s.take_due(0);
+        let (runs, _) = s.take_due(0, usize::MAX);
         assert_eq!(runs.len(), 1);
-        let (runs, sk) = s.take_due(10_000);
+        let (runs, sk) = s.take_due(10_000, usize::MAX);
         assert_eq!((runs.len(), sk.overlapping), (0, 1));
         s.finished(1, 1);
-        let (runs, sk) = s.take_due(45_000);
+        let (runs, sk) = s.take_due(45_000, usize::MAX);
         assert_eq!(runs.len(), 1);
         assert_eq!(runs[0].due_ms, 20_000);
         assert_eq!(sk.behind, 2, "30 s and 40 s were skipped");
@@ -235,11 +240,24 @@ mod tests {
     }
 
     #[test]
+    fn runs_past_the_free_slots_stay_due_in_order() {
+        let mut s = Schedule::default();
+        s.apply(1, &full((1..=5).map(|id| tcp(id, 60, Some(1000 + id))).collect()), 0);
+        let (runs, sk) = s.take_due(2000, 2);
+        assert_eq!(runs.iter().map(|r| r.check_id).collect::<Vec<_>>(), [1, 2], "earliest first");
+        assert_eq!(sk, Skipped::default(), "nothing is skipped for want of a slot");
+        let (runs, _) = s.take_due(2000, 10);
+        assert_eq!(runs.iter().map(|r| r.check_id).collect::<Vec<_>>(), [3, 4, 5], "then the rest");
+        assert_eq!(runs[0].due_ms, 1003, "each keeps its due time, so its lag counts the wait");
+        assert_eq!(s.next_due(), Some(61_001), "every check's next slot is one interval on");
+    }
+
+    #[test]
     fn checks_without_history_are_spread_over_their_interval() {
         let mut s = Schedule::default();
         let checks = (0..100).map(|i| tcp(i, 60, None)).collect();
         s.apply(1, &full(checks), 0);
-        let (early, _) = s.take_due(30_000);
+        let (early, _) = s.take_due(30_000, usize::MAX);
         assert!((20..80).contains(&early.len()), "{} of 100 in the first half", early.len());
     }
 }

@@ -71,8 +71,9 @@ struct Args {
     /// The peers' measured window (default: `--seconds`).
     #[arg(long)]
     peer_seconds: Option<u64>,
-    /// After the first window, double the checks until the cluster no longer keeps up, then
-    /// bisect (see `max_rate`); reports the highest rate held and the throughput past it.
+    /// After the first window, add checks in steps of an eighth of `--checks` until the
+    /// cluster no longer keeps up, then ask for twice the rate last held (see `max_rate`);
+    /// reports the highest rate held and the throughput past it.
     #[arg(long)]
     max_rate: bool,
     /// The nodes' dead-node timeout (`[timing] dead_after_secs`, default 3 as the nodes');
@@ -298,6 +299,8 @@ async fn main() {
         .unwrap();
     let db_url = format!("{}/{name}", a.pg.rsplit_once('/').unwrap().0);
     let db = Db::connect(&db_url).await.unwrap();
+    // `ab` against nginx alone, before any bearmon process runs; again under load below.
+    let ab_alone = if a.ab_requests > 0 { run_ab(a.ab_requests, a.target_port) } else { None };
     bearmon::db::migrate(&db).await.unwrap();
 
     // Load the checks in batches.
@@ -497,6 +500,7 @@ async fn main() {
     let result = json!({
         "max_rate": max,
         "max_rate_over_ab": match (max["max_rate_held_per_s"].as_f64(), ab) { (Some(m), Some(ab)) => json!(m / ab), _ => Value::Null },
+        "max_rate_over_ab_alone": match (max["max_rate_held_per_s"].as_f64(), ab_alone) { (Some(m), Some(ab)) => json!(m / ab), _ => Value::Null },
         "peers": peer_results,
         "detection": detection,
         "failover_s": failover_s,
@@ -516,6 +520,7 @@ async fn main() {
         "sql_rows_written_per_s": (t1 - t0) as f64 / secs,
         "status_page_ms": page_ms, "api_offline_ms": offline_ms,
         "ab_requests_per_s": ab,
+        "ab_alone_requests_per_s": ab_alone,
         "ratio_to_ab": ab.map(|r| runs / secs / r),
         "roles": roles,
     });
@@ -755,18 +760,17 @@ impl Window {
     }
 }
 
-/// `--max-rate`: doubles the checks (new targets) until lag p99 passes 1 s or fewer than
-/// 95 % of the demanded runs happen; that step is the overload (twice the rate last held).
-/// Then two bisection steps between the rate held and the overload (checks deleted by SQL
-/// when the step is smaller) narrow the highest rate held.
+/// `--max-rate`: adds an eighth of the starting checks per step until lag p99 passes 1 s or
+/// fewer than 95 % of the demanded runs happen; the step before is the highest rate held.
+/// Then one step asks for twice that rate: the throughput under overload. Steps only grow
+/// (except the last), so no step measures a cluster recovering from an overload.
 async fn max_rate(a: &Args, db: &Db, vs: &Proc, workers: &[Proc], controller: &str) -> Value {
     let mut steps = Vec::new();
     let mut checks = a.checks;
     let names: Vec<&str> = workers.iter().map(|p| p.role.as_str()).collect();
     let (mut held_checks, mut held, mut overload): (Option<usize>, Option<f64>, Option<f64>) =
         (None, None, None);
-    let mut failed_checks: Option<usize> = None;
-    while steps.len() < 8 {
+    loop {
         let w = Window::measure(vs, workers, a.seconds).await;
         let demanded = checks as f64 / a.interval as f64;
         let rate = w.runs / w.secs;
@@ -791,26 +795,19 @@ async fn max_rate(a: &Args, db: &Db, vs: &Proc, workers: &[Proc], controller: &s
             "worker_cpu_cores": worker_cpu, "kernel_tcp": w.kernel.iter().cloned().collect::<HashMap<_, _>>(),
             "nginx_cpu_cores": w.nginx_cpu / w.secs, "machine_busy_share": w.machine_busy,
         }));
+        if overload.is_none() && held_checks.is_some_and(|h| checks == 2 * h) {
+            overload = Some(rate);
+            break;
+        }
+        let next = match (ok, held_checks) {
+            (true, _) if steps.len() < 16 => checks + a.checks / 8,
+            (false, Some(h)) => 2 * h,
+            _ => break,
+        };
         if ok {
             held_checks = Some(checks);
             held = Some(rate);
-        } else {
-            // The first step not held is the overload: twice what it held (or the first step).
-            if failed_checks.is_none() {
-                overload = Some(rate);
-            }
-            failed_checks = Some(checks);
         }
-        let next = match (held_checks, failed_checks) {
-            (_, None) => checks * 2,
-            // Bisect while the gap is over 20 % of the rate held; two steps at most.
-            (Some(h), Some(f))
-                if f > h + h / 5 && steps.iter().filter(|s| s["held"] == false).count() <= 2 =>
-            {
-                h + (f - h) / 2
-            }
-            _ => break,
-        };
         set_checks(a, db, checks, next).await;
         checks = next;
         wait_assigned(&vs.url, checks + a.detect).await;
