@@ -101,7 +101,9 @@ impl HttpParams {
             .map_err(|e| Failure::Local(e.to_string()))?;
         let url = match &self.parsed_url.0 {
             Some(u) => u.clone(),
-            None => reqwest::Url::parse(&self.url).map_err(|e| Failure::Local(format!("{:?}: {e}", self.url)))?,
+            None => {
+                reqwest::Url::parse(&self.url).map_err(|e| Failure::Local(format!("{:?}: {e}", self.url)))?
+            }
         };
         let mut req = client
             .request(method, url)
