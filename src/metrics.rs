@@ -27,7 +27,7 @@ pub struct Metrics {
     pub check_flips: Family<Labels, Counter>,
     /// Actual start minus due time of each scheduled execution.
     pub schedule_lag: Histogram,
-    /// Wall time of each scheduled execution, start to outcome: with the lag, it tells a
+    /// Wall time of each execution (scheduled or asked), start to outcome: with the lag, it tells a
     /// worker whose thread is behind from checks that are slow (a target dropping SYNs).
     pub check_duration: Histogram,
     /// Scheduled executions skipped because the previous one of the same check still ran.
@@ -94,7 +94,7 @@ impl Metrics {
         ]);
         r.register(
             "bearmon_check_duration_seconds",
-            "Wall time of scheduled check executions, start to outcome",
+            "Wall time of check executions, start to outcome",
             check_duration.clone(),
         );
         let runs_skipped = Counter::default();

@@ -389,7 +389,9 @@ async fn schedule_loop(shared: Arc<Shared>) {
 }
 
 async fn execute(shared: &Shared, spec: &CheckSpec) -> Outcome {
+    let started = Instant::now();
     let out = spec.run(&shared.probes).await;
+    shared.metrics.check_duration.observe(started.elapsed().as_secs_f64());
     let label = match out.verdict {
         Verdict::Online => "online",
         Verdict::Offline => "offline",
@@ -421,9 +423,7 @@ async fn run_scheduled(shared: Arc<Shared>, run: DueRun, slot: Option<OwnedSemap
     };
     let started_ms = now_ms();
     shared.metrics.schedule_lag.observe(((started_ms - run.due_ms).max(0) as f64) / 1000.0);
-    let started = Instant::now();
     let out = execute(&shared, &run.spec).await;
-    shared.metrics.check_duration.observe(started.elapsed().as_secs_f64());
     lock(&shared.schedule).finished(run.check_id, run.generation);
     shared.push_results(vec![result_msg(run.check_id, None, 0, started_ms, out)], false);
     shared.results_ready.notify_one();
