@@ -161,6 +161,10 @@ impl Db {
 
     /// An SQL expression that reads an integer-like column (`TINYINT(1)` flags included) as a
     /// 64-bit integer the `Any` driver can decode.
+    ///
+    /// PostgreSQL names the selected cast after the column, and a bare `ORDER BY column`
+    /// then sorts by the cast, which no index holds: order by `table.column`. (No alias is
+    /// added here because the expression is also used inside `MAX(...)` and `COALESCE(...)`.)
     pub fn int(&self, column: &str) -> String {
         match self.backend {
             Backend::MySql => format!("CAST({column} AS SIGNED)"),

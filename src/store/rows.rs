@@ -20,6 +20,8 @@ pub const MAX_DATA: usize = 64 * 1024;
 const CHUNK: usize = 500;
 /// Checks per page of a whole-table read: fixed statements, two per page.
 const PAGE: usize = 2000;
+/// How many columns [`Store::check_columns`] selects; the page statement's `enabled` follows.
+const CHECK_COLUMNS: usize = 7;
 
 /// Which rows a read takes.
 #[derive(Clone, Copy, Debug)]
@@ -110,8 +112,8 @@ impl Store {
             Some(last) if rows.len() == PAGE => Some(last.try_get(0).map_err(read_err("checks"))?),
             _ => None,
         };
-        // The last column: `enabled`, filtered here rather than in the statement.
-        rows.retain(|row| row.try_get::<Option<i64>, _>(7).is_ok_and(|e| e == Some(1)));
+        // `enabled`, filtered here rather than in the statement.
+        rows.retain(|row| row.try_get::<Option<i64>, _>(CHECK_COLUMNS).is_ok_and(|e| e == Some(1)));
         let alerts = self.alerts(Filter::Range(after, next_after.unwrap_or(i64::MAX))).await?;
         Ok(ChecksPage { checks: parse_checks(&rows, alerts, contacts)?, next_after })
     }
@@ -246,7 +248,7 @@ impl Store {
         parse_checks(&self.fetch("checks", sql, Filter::Ids(ids)).await?, alerts, contacts)
     }
 
-    /// The columns [`parse_check`] reads, in its order.
+    /// The [`CHECK_COLUMNS`] columns [`parse_check`] reads, in its order.
     fn check_columns(&self) -> String {
         format!(
             "{}, name, type, data, {}, {}, status",
