@@ -21,6 +21,10 @@ pub enum ConfigError {
     Missing { key: &'static str, flag: &'static str, env: &'static str },
     #[error("setting `{key}`: {reason}")]
     Invalid { key: &'static str, reason: String },
+    /// `[smtp]`, `[twilio]` or `[alerts]`: checked here exactly as the node checks them when
+    /// it builds its senders, so `check-config` refuses what the node would.
+    #[error(transparent)]
+    Alert(#[from] crate::alert::AlertError),
 }
 
 /// `[timing]`: seconds, fractions allowed.
@@ -185,6 +189,7 @@ impl ViewserverConfig {
         secret_flag: Option<String>,
     ) -> Result<Self, ConfigError> {
         file.timing.validate()?;
+        crate::alert::config::validate(file.smtp.as_ref(), None, &file.alerts)?;
         let listen = listen.or(file.listen).unwrap_or_else(|| "127.0.0.1:7300".into());
         Ok(ViewserverConfig {
             listen: parse_listen("listen", &listen)?,
@@ -234,6 +239,7 @@ impl WorkerConfig {
     /// [`ConfigError`] naming the key.
     pub fn resolve(file: WorkerFile, flags: WorkerFlags) -> Result<Self, ConfigError> {
         file.timing.validate()?;
+        crate::alert::config::validate(file.smtp.as_ref(), file.twilio.as_ref(), &file.alerts)?;
         let name = flags.name.or(file.name).ok_or(ConfigError::Missing {
             key: "name",
             flag: "name",
@@ -336,5 +342,34 @@ mod tests {
         assert!(e.contains("timing.dead_after_secs"), "{e}");
         let e = WorkerConfig::resolve(WorkerFile::default(), WorkerFlags::default()).unwrap_err().to_string();
         assert!(e.contains("`name`") && e.contains("BEARMON_NAME"), "{e}");
+    }
+
+    /// Every alert setting the node refuses when it builds its senders is refused here, with
+    /// its key, so `check-config` agrees with the node.
+    #[test]
+    fn alert_settings_the_node_refuses_are_refused_with_their_key() {
+        let base = "name = \"a\"\nviewserver = \"http://x\"\nsecret = \"12345678\"\n";
+        for (section, key) in [
+            ("[alerts]\nretry_first_secs = -1\n", "alerts.retry_first_secs"),
+            ("[alerts]\nwebhook_timeout_secs = 1e300\n", "alerts.webhook_timeout_secs"),
+            ("[smtp]\nhost = \"h\"\nfrom = \"a@example.com\"\nadmin = \"not an address\"\n", "smtp.admin"),
+            ("[smtp]\nhost = \"h\"\nfrom = \"not an address\"\n", "smtp.from"),
+            ("[smtp]\nhost = \"h\"\nfrom = \"a@example.com\"\ntimeout_secs = nan\n", "smtp.timeout_secs"),
+            (
+                "[twilio]\naccount_sid = \"AC1\"\nauth_token = \"\"\nfrom = \"+15551234567\"\n",
+                "twilio.auth_token",
+            ),
+            (
+                "[twilio]\naccount_sid = \"AC1\"\nauth_token = \"t\"\nfrom = \"+15551234567\"\ntimeout_secs = -2\n",
+                "twilio.timeout_secs",
+            ),
+        ] {
+            let file: WorkerFile = toml::from_str(&format!("{base}{section}")).unwrap();
+            let e = WorkerConfig::resolve(file, WorkerFlags::default()).unwrap_err().to_string();
+            assert!(e.contains(key), "{section}: {e}");
+        }
+        let file: ViewserverFile = toml::from_str("[alerts]\nadmin_every_secs = 0\n").unwrap();
+        let e = ViewserverConfig::resolve(file, None, Some("12345678".into())).unwrap_err().to_string();
+        assert!(e.contains("alerts.admin_every_secs"), "{e}");
     }
 }

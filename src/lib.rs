@@ -2,27 +2,29 @@
 //!
 //! # Layout
 //!
-//! - [`cli`]: the command line.
+//! - [`cli`]: the command line; [`config`]: node config files, flags and environment.
 //! - [`db`]: one handle over MySQL/MariaDB, PostgreSQL and SQLite, and the migrations in
 //!   `migrations/<backend>/`.
-//! - [`store`]: gobearmon's `checks`, `alerts`, `contacts` read into memory and kept current
-//!   through a trigger-filled change log; bad rows become reported problems, never crashes.
-//! - [`check`]: the five check kinds (`http`, `tcp`, `icmp`, `ssl_expire`, `dns`), one file
-//!   each, behind the closed enum [`check::CheckSpec`]; a run always ends by its deadline.
+//! - [`store`]: every SQL statement of the product: gobearmon's `checks`, `alerts`,
+//!   `contacts` read into memory and kept current through a trigger-filled change log (bad
+//!   rows become reported problems, never crashes), the fenced writes of a controller term,
+//!   the outbox, flips, rollups and retention.
+//! - [`check`]: the check kinds (`http`, `tcp`, `icmp`, `ssl_expire`, `dns`, `worker`), one
+//!   file each, behind the closed enum [`check::CheckSpec`]; a run always ends by its deadline.
 //! - [`decide`]: the pure confirmations/delay state machine that says whom to ask and when a
-//!   check flips.
-//! - [`config`]: node config files, flags and environment.
+//!   check flips; [`policy`]: the pure notification policy that says who is told.
 //! - [`node`]: what nodes share: wire messages, request signing, mutual TLS, the HTTP
-//!   server and client.
+//!   server and client, and the one way a node starts ([`node::NodeBase`]).
 //! - [`viewserver`], [`worker`], [`controller`]: the three cluster roles.
-//! - [`alert`]: the outbox, the contact kinds and their senders.
-//! - [`metrics`]: Prometheus metrics.
-//! - [`telemetry`]: logging set-up.
+//! - [`alert`]: the contact kinds, their senders and the delivery loop.
+//! - [`web`]: the JSON API, the status page, and the typed read model they show.
+//! - [`metrics`]: Prometheus metrics; [`telemetry`]: logging set-up; [`util`]: the clocks
+//!   and small helpers.
 //!
-//! ARCHITECTURE.md at the repository root shows how these fit together.
+//! The rooms' import rules (which may use which) are in ARCHITECTURE.md and checked by
+//! `tests/layout.rs`; ARCHITECTURE.md shows how these fit together.
 
 pub mod alert;
-pub mod api;
 pub mod check;
 pub mod cli;
 pub mod config;
@@ -31,11 +33,12 @@ pub mod db;
 pub mod decide;
 pub mod metrics;
 pub mod node;
-pub mod page;
+pub mod policy;
 pub mod store;
 pub mod telemetry;
 pub mod util;
 pub mod viewserver;
+pub mod web;
 pub mod worker;
 
 /// Installs rustls's ring provider as the process default. Every TLS client (reqwest, the

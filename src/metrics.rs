@@ -139,6 +139,12 @@ impl Metrics {
         }
     }
 
+    /// `GET /metrics`: [`Metrics::render`] with its content type.
+    pub fn response(&self) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        ([("content-type", "text/plain; version=0.0.4; charset=utf-8")], self.render()).into_response()
+    }
+
     /// The Prometheus text exposition, with the process metrics first.
     pub fn render(&self) -> String {
         let mut out = process_metrics();
@@ -184,5 +190,3 @@ fn process_metrics() -> String {
     let _ = writeln!(out, "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds {start}");
     out
 }
-
-impl Metrics {}

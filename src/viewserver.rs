@@ -2,22 +2,20 @@
 //! controller among live workers that have a database, and tells everyone who it is.
 //!
 //! It never numbers terms itself: the elected worker claims the next term in the database
-//! (see [`crate::controller::fence`]) and announces it in its heartbeats; the viewserver
+//! (see [`crate::store::fence`]) and announces it in its heartbeats; the viewserver
 //! adopts the highest term it hears. So a restarted viewserver, which waits one dead-node
 //! timeout before electing, relearns the current controller from its heartbeats instead of
 //! electing a new one (gobearmon's restarted viewserver picked whoever answered first, bug 1).
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
 
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -25,26 +23,15 @@ use crate::alert::Notifier;
 use crate::alert::admin::AdminMail;
 use crate::config::ViewserverConfig;
 use crate::metrics::Metrics;
-use crate::node::auth::now_ms;
 use crate::node::proto::{ClusterView, Heartbeat, WorkerView};
-use crate::node::{self, AuthLayer, NodeClient, NodeTls, PeerNode, Signer, json_error, not_found};
+use crate::node::{NodeBase, NodeClient, NodeError, Signed, not_found};
+use crate::util::now_ms;
+use crate::web::{api, status};
 
 /// Workers silent this long are forgotten (no longer listed).
 const FORGET_AFTER: Duration = Duration::from_secs(3600);
 /// The longest a designee that says it is still taking over is waited for.
 const TAKEOVER_MAX: Duration = Duration::from_secs(120);
-
-#[derive(Debug, thiserror::Error)]
-pub enum ViewserverError {
-    #[error("cannot listen on {addr}: {source}")]
-    Listen { addr: SocketAddr, source: std::io::Error },
-    #[error(transparent)]
-    Tls(#[from] node::tls::TlsError),
-    #[error(transparent)]
-    Client(#[from] node::ClientError),
-    #[error(transparent)]
-    Alert(#[from] crate::alert::AlertError),
-}
 
 #[derive(Debug, Clone)]
 struct Entry {
@@ -203,6 +190,10 @@ impl Election {
         self.designated = Some(((*name).clone(), now));
     }
 
+    fn controller_url(&self) -> Option<String> {
+        self.controller.as_ref().and_then(|c| self.workers.get(c)).map(|e| e.url.clone())
+    }
+
     fn view(&self, now: Instant, for_worker: Option<&str>) -> ClusterView {
         let workers: Vec<WorkerView> = self
             .workers
@@ -217,8 +208,7 @@ impl Election {
             })
             .collect();
         let live = workers.iter().filter(|w| w.alive).count();
-        let controller_url =
-            self.controller.as_ref().and_then(|c| self.workers.get(c)).map(|e| e.url.clone());
+        let controller_url = self.controller_url();
         let lead = match (&self.designated, for_worker) {
             (Some((d, _)), Some(w)) => d == w && !self.controller_alive(now),
             _ => false,
@@ -230,7 +220,7 @@ impl Election {
             workers,
             workers_live: live,
             confirmations: self.confirmations,
-            degraded: self.confirmations.is_some_and(|c| live < c),
+            degraded: self.confirmations.is_some_and(|c| crate::decide::degraded(live, c)),
             lead,
         }
     }
@@ -245,7 +235,7 @@ struct Shared {
 
 impl Shared {
     fn lock(&self) -> std::sync::MutexGuard<'_, Election> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        crate::util::lock(&self.state)
     }
 
     fn publish(&self, v: &ClusterView) {
@@ -258,28 +248,23 @@ impl Shared {
 /// Runs a viewserver on an already bound listener until `stop` is cancelled.
 ///
 /// # Errors
-/// [`ViewserverError`] when TLS files cannot be loaded.
+/// [`NodeError`] when TLS files cannot be loaded or the alert settings are unusable.
 pub async fn run(
     cfg: ViewserverConfig,
     listener: TcpListener,
     stop: CancellationToken,
-) -> Result<(), ViewserverError> {
-    let tls = cfg.tls.as_ref().map(NodeTls::load).transpose()?;
-    let signer = Arc::new(Signer::new(&cfg.secret));
-    let metrics = Metrics::new();
+) -> Result<(), NodeError> {
+    let base = NodeBase::new("viewserver", &cfg.secret, cfg.tls.as_ref(), &listener, cfg.listen)?;
     let shared = Arc::new(Shared {
         state: Mutex::new(Election::new(Instant::now(), cfg.timing.dead_after())),
-        metrics: metrics.clone(),
-        client: NodeClient::new("viewserver", signer.clone(), tls.as_ref())?,
+        metrics: base.metrics.clone(),
+        client: base.client.clone(),
         admin: AdminMail::new(Notifier::new(cfg.smtp.as_ref(), None, cfg.alerts.clone())?),
     });
-    let auth = Arc::new(AuthLayer { signer: signer.clone(), metrics: metrics.clone() });
-    let cluster = Router::new()
-        .route("/cluster/heartbeat", post(heartbeat))
-        .route_layer(axum::middleware::from_fn_with_state(auth, node::require_signature));
+    let cluster = base.signed(Router::new().route("/cluster/heartbeat", post(heartbeat)));
     let router = Router::new()
         .route("/api/cluster", get(api_cluster))
-        .merge(crate::api::routes(api_forward))
+        .merge(api::routes(api_forward))
         .route("/", get(page_index))
         .route("/checks/{id}", get(page_check))
         .route("/healthz", get(|| async { "ok" }))
@@ -287,53 +272,40 @@ pub async fn run(
         .merge(cluster)
         .fallback(not_found)
         .with_state(shared.clone());
-    let scheme = if tls.is_some() { "https" } else { "http" };
-    let addr =
-        listener.local_addr().map_err(|source| ViewserverError::Listen { addr: cfg.listen, source })?;
-    tracing::info!("viewserver listening on {scheme}://{addr}");
-    let ticker = {
-        let shared = shared.clone();
-        let stop = stop.clone();
-        let period = cfg.timing.heartbeat() / 2;
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    () = tokio::time::sleep(period) => {}
-                    () = stop.cancelled() => return,
-                }
-                let now = Instant::now();
-                let (view, lost) = {
-                    let mut s = shared.lock();
-                    s.elect(now);
-                    let lost = s.unreported_loss.take();
-                    s.workers.retain(|_, e| now.duration_since(e.last_seen) < FORGET_AFTER);
-                    (s.view(now, None), lost)
-                };
-                if let Some(c) = lost {
-                    shared.admin.send(
-                        "bearmon: controller failed without replacement",
-                        &format!("controller {c} failed without replacement: no live worker with a database"),
-                    );
-                }
-                shared.publish(&view);
-                signer.forget_old();
-            }
-        })
-    };
-    node::serve(listener, tls.map(|t| t.server), router, stop).await;
+    tracing::info!("viewserver listening on {}://{}", base.scheme(), base.addr);
+    let ticker = tokio::spawn(tick(shared, cfg.timing.heartbeat() / 2, stop.clone()));
+    base.serve(listener, router, stop).await;
     ticker.abort();
     Ok(())
 }
 
-async fn heartbeat(
-    State(shared): State<Arc<Shared>>,
-    Extension(PeerNode(node)): Extension<PeerNode>,
-    body: axum::body::Bytes,
-) -> Response {
-    let hb = match node::decode_from("heartbeat", &body, &node, |h: &Heartbeat| &h.name) {
-        Ok(hb) => hb,
-        Err((status, why)) => return json_error(status, why),
-    };
+/// Elections and the published view, twice per heartbeat period, and the admin mail about a
+/// controller lost with no replacement.
+async fn tick(shared: Arc<Shared>, period: std::time::Duration, stop: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(period) => {}
+            () = stop.cancelled() => return,
+        }
+        let now = Instant::now();
+        let (view, lost) = {
+            let mut s = shared.lock();
+            s.elect(now);
+            let lost = s.unreported_loss.take();
+            s.workers.retain(|_, e| now.duration_since(e.last_seen) < FORGET_AFTER);
+            (s.view(now, None), lost)
+        };
+        if let Some(c) = lost {
+            shared.admin.send(
+                "bearmon: controller failed without replacement",
+                &format!("controller {c} failed without replacement: no live worker with a database"),
+            );
+        }
+        shared.publish(&view);
+    }
+}
+
+async fn heartbeat(State(shared): State<Arc<Shared>>, Signed(hb): Signed<Heartbeat>) -> Response {
     let now = Instant::now();
     let view = {
         let mut s = shared.lock();
@@ -349,91 +321,29 @@ async fn api_cluster(State(shared): State<Arc<Shared>>) -> Json<ClusterView> {
     Json(shared.lock().view(Instant::now(), None))
 }
 
-impl Shared {
-    fn controller_url(&self) -> Option<String> {
-        let s = self.lock();
-        s.controller.as_ref().and_then(|c| s.workers.get(c)).map(|e| e.url.clone())
-    }
-}
-
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(default)]
-struct PageQuery {
-    page: Option<u64>,
-    q: String,
-    status: String,
-}
-
-/// Fetches JSON from the controller for the status page.
-async fn from_controller(shared: &Shared, path_and_query: &str) -> Result<serde_json::Value, String> {
-    let base =
-        shared.controller_url().ok_or("No controller is elected yet: start a worker with a database.")?;
-    let url = format!("{}{path_and_query}", base.trim_end_matches('/'));
-    match shared.client.get_raw(&url, Duration::from_secs(10)).await {
-        Ok((200, body)) => serde_json::from_slice(&body).map_err(|e| format!("the controller's answer: {e}")),
-        Ok((status, body)) => {
-            Err(format!("the controller answered {status}: {}", String::from_utf8_lossy(&body)))
-        }
-        Err(e) => Err(format!("cannot reach the controller: {e}")),
-    }
-}
-
-fn html(status: StatusCode, body: String) -> Response {
-    (status, [("content-type", "text/html; charset=utf-8"), ("cache-control", "no-store")], body)
-        .into_response()
-}
-
-async fn page_index(State(shared): State<Arc<Shared>>, Query(q): Query<PageQuery>) -> Response {
-    let cluster = serde_json::to_value(shared.lock().view(Instant::now(), None)).unwrap_or_default();
-    let status = if matches!(q.status.as_str(), "online" | "offline" | "invalid") {
-        q.status.clone()
-    } else {
-        String::new()
-    };
-    let mut path = format!("/api/checks?per_page=50&recent=60&page={}", q.page.unwrap_or(1).max(1));
-    if !q.q.is_empty() {
-        path.push_str("&q=");
-        path.extend(url::form_urlencoded::byte_serialize(q.q.as_bytes()));
-    }
-    if !status.is_empty() {
-        path.push_str(&format!("&status={status}"));
-    }
-    match from_controller(&shared, &path).await {
-        Ok(page) => html(StatusCode::OK, crate::page::index(&cluster, &page, &q.q, &status)),
-        Err(why) => html(StatusCode::SERVICE_UNAVAILABLE, crate::page::unavailable(&cluster, &why)),
-    }
+async fn page_index(State(shared): State<Arc<Shared>>, Query(q): Query<status::PageQuery>) -> Response {
+    let cluster = shared.lock().view(Instant::now(), None);
+    status::index(&shared.client, &cluster, &q).await
 }
 
 async fn page_check(
     State(shared): State<Arc<Shared>>,
     axum::extract::Path(id): axum::extract::Path<i64>,
 ) -> Response {
-    let cluster = serde_json::to_value(shared.lock().view(Instant::now(), None)).unwrap_or_default();
-    let detail = from_controller(&shared, &format!("/api/checks/{id}")).await;
-    let history = from_controller(&shared, &format!("/api/checks/{id}/history?hours=24")).await;
-    match (detail, history) {
-        (Ok(d), Ok(h)) => html(StatusCode::OK, crate::page::check(&cluster, &d, &h)),
-        (Err(why), _) | (_, Err(why)) => {
-            html(StatusCode::NOT_FOUND, crate::page::unavailable(&cluster, &why))
-        }
-    }
+    let cluster = shared.lock().view(Instant::now(), None);
+    status::check(&shared.client, &cluster, id).await
 }
 
 /// `/api/*` (but `/api/cluster`) is the controller's: forwarded.
 async fn api_forward(State(shared): State<Arc<Shared>>, uri: axum::http::Uri) -> Response {
-    let url = shared.controller_url();
-    crate::api::proxy(&shared.client, url.as_deref(), &uri).await
+    let url = shared.lock().controller_url();
+    api::proxy(&shared.client, url.as_deref(), &uri).await
 }
 
 async fn metrics_text(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
     let view = shared.lock().view(Instant::now(), None);
     shared.publish(&view);
-    metrics_response(&shared.metrics)
-}
-
-/// `/metrics` in Prometheus text format.
-pub fn metrics_response(m: &Metrics) -> Response {
-    ([("content-type", "text/plain; version=0.0.4; charset=utf-8")], m.render()).into_response()
+    shared.metrics.response()
 }
 
 #[cfg(test)]

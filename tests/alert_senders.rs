@@ -9,7 +9,6 @@ use bearmon::alert::contact::parse;
 use bearmon::alert::{
     AlertsConfig, Delivery, Event, Notifier, SendError, SmtpConfig, Target, TwilioConfig, web,
 };
-use bearmon::store::Contact;
 use common::receivers::{
     FAILING_NUMBER, INVALID_NUMBER, Mode, Receiver, SmtpSink, TWILIO_SID, TWILIO_TOKEN, TwilioStandIn,
 };
@@ -36,7 +35,7 @@ fn delivery(status: &str, message: &str) -> Delivery {
 }
 
 fn target(kind: &str, data: &str) -> Target {
-    parse(&Contact { id: 3, kind: kind.into(), data: data.into(), problems: vec![] }).unwrap()
+    parse(kind, data).unwrap()
 }
 
 fn smtp(port: u16, starttls: bool, ca: Option<std::path::PathBuf>) -> SmtpConfig {

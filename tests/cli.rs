@@ -75,6 +75,9 @@ async fn checks_reports_bad_rows_on_postgres() {
         text.contains("problem: contacts row 1: field data: \"[email protected]\" is not an e-mail address"),
         "{text}"
     );
+    common::exec(&db, "INSERT INTO contacts (type, data) VALUES ('pigeon', 'coo')").await;
+    let text = stdout(&bearmon(&["checks", "--database", &url]));
+    assert!(text.contains("problem: contacts row 2: field type: unknown contact type \"pigeon\""), "{text}");
 }
 
 #[test]

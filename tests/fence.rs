@@ -3,10 +3,10 @@
 
 mod common;
 
-use bearmon::alert::outbox::Flip;
-use bearmon::controller::fence::{self, Fence, FenceError};
 use bearmon::db::{Backend, Db};
 use bearmon::decide::Status;
+use bearmon::store::Flip;
+use bearmon::store::fence::{self, Fence, FenceError};
 use common::{exec, fresh_db};
 use sqlx::Row;
 
@@ -84,7 +84,7 @@ async fn a_deposed_term_writes_nothing(backend: Backend) {
     assert_eq!(status(&db, 1).await, "offline");
     assert!(fence::load_streaks(&db).await.unwrap().is_empty(), "a flip resets the saved streak");
     assert_eq!(fence::current_term(&db).await.unwrap(), (new.term(), "w2".to_string()));
-    assert!(fence::load_since(&db).await.unwrap().contains_key(&1));
+    assert!(bearmon::store::events::load_since(&db).await.unwrap().contains_key(&1));
 
     // The recovery goes to its own alerts' contacts and to everyone told of the problem.
     let (recovery, queued) = new.commit_flip(&flip(Status::Online, &[7])).await.unwrap();
@@ -99,7 +99,7 @@ async fn a_deposed_term_writes_nothing(backend: Backend) {
     ];
     assert_eq!(rows, want);
     // Rollups: written in one batch, replaced per (check, hour), refused for a deposed term.
-    let roll = |check_id: i64, hour: i64, runs: u32| bearmon::controller::history::Rollup {
+    let roll = |check_id: i64, hour: i64, runs: u32| bearmon::store::Rollup {
         check_id,
         hour,
         runs,
@@ -112,9 +112,9 @@ async fn a_deposed_term_writes_nothing(backend: Backend) {
     new.write_rollups(&[roll(1, 3600, 60), roll(2, 3600, 60), roll(1, 7200, 10)]).await.unwrap();
     new.write_rollups(&[roll(1, 3600, 61)]).await.unwrap();
     assert!(matches!(old.write_rollups(&[roll(1, 3600, 99)]).await, Err(FenceError::Deposed { .. })));
-    let got = fence::load_rollups(&db, 1, 0).await.unwrap();
+    let got = bearmon::store::events::load_rollups(&db, 1, 0).await.unwrap();
     assert_eq!(got.iter().map(|r| (r.hour, r.runs)).collect::<Vec<_>>(), vec![(3600, 61), (7200, 10)]);
-    assert_eq!(fence::load_rollups(&db, 2, 0).await.unwrap().len(), 1);
+    assert_eq!(bearmon::store::events::load_rollups(&db, 2, 0).await.unwrap().len(), 1);
 
     // A claim is won once.
     let d = new.claim_outbox(1, i64::MAX).await.unwrap().expect("the first claim wins");
@@ -122,12 +122,12 @@ async fn a_deposed_term_writes_nothing(backend: Backend) {
     assert!(new.claim_outbox(1, i64::MAX).await.unwrap().is_none(), "a claimed row was claimed again");
 
     // Retention: delivered rows and old rollups go; pending rows stay.
-    let sent = bearmon::alert::outbox::Outcome::Sent { charge: None };
-    assert!(bearmon::alert::outbox::record(&db, 1, 1, new.term(), &sent).await.unwrap());
+    let sent = bearmon::store::AttemptOutcome::Sent { charge: None };
+    assert!(bearmon::store::outbox::record(&db, 1, 1, new.term(), &sent).await.unwrap());
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    assert_eq!(bearmon::alert::outbox::prune(&db, 0).await.unwrap(), 1);
+    assert_eq!(bearmon::store::outbox::prune(&db, 0).await.unwrap(), 1);
     assert_eq!(outbox(&db).await.len(), 4, "pending rows are kept");
-    assert_eq!(fence::prune_rollups(&db, 0).await.unwrap(), 3);
+    assert_eq!(bearmon::store::events::prune_rollups(&db, 0).await.unwrap(), 3);
 }
 
 on_every_backend!(a_deposed_term_writes_nothing);

@@ -26,7 +26,7 @@ impl AdminMail {
         };
         let every = Duration::from_secs_f64(self.notifier.cfg.admin_every_secs);
         {
-            let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+            let mut last = crate::util::lock(&self.last);
             if last.get(subject).is_some_and(|t| t.elapsed() < every) {
                 return false;
             }
@@ -34,7 +34,7 @@ impl AdminMail {
         }
         let (subject, body) = (subject.to_string(), body.to_string());
         tokio::spawn(async move {
-            let key = format!("admin-{}", crate::node::auth::now_ms());
+            let key = format!("admin-{}", crate::util::now_ms());
             match mailer.send(&to, &subject, &body, &key).await {
                 Ok(()) => tracing::info!(subject = %subject, "admin mail sent"),
                 Err(e) => tracing::warn!(subject = %subject, error = %e, "admin mail failed"),

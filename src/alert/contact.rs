@@ -1,13 +1,13 @@
 //! What a `contacts` row means: gobearmon's four kinds, whose data is a plain string, plus
-//! bearmon's JSON `webhook`. A row that does not fit its kind is a problem naming the
-//! contact id, the field and the reason, reported when loaded and when a send is tried;
-//! the other contacts of the same alert are notified anyway.
+//! bearmon's JSON `webhook`. A row that does not fit its kind is a [`ContactError`] naming
+//! the field and the reason; the caller adds the contact id (a row problem at load, a failed
+//! notification at send), and the other contacts of the same alert are notified anyway.
+//! Parsing knows the kinds, not where the row came from: it takes the two columns.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use serde::Deserialize;
-
-use crate::store::{Contact, RowProblem};
 
 /// A `webhook` contact's `data`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -90,25 +90,31 @@ fn e164(s: &str) -> Result<String, String> {
     Ok(t.to_string())
 }
 
-/// Checks a contact row.
+/// Why a contact cannot be notified: the field (`type`, `data` or `data.<key>`) and the reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("field {field}: {reason}")]
+pub struct ContactError {
+    pub field: String,
+    pub reason: String,
+}
+
+/// Checks a contact's `type` and `data` columns.
 ///
 /// # Errors
-/// A [`RowProblem`] on `contacts`, field `data` (or `type`), with the reason.
-pub fn parse(c: &Contact) -> Result<Target, RowProblem> {
-    let problem =
-        |field: &str, reason: String| RowProblem { table: "contacts", id: c.id, field: field.into(), reason };
-    match c.kind.as_str() {
-        "email" => c
-            .data
+/// A [`ContactError`] naming the field (`data`, `data.<key>` or `type`) and the reason.
+pub fn parse(kind: &str, data: &str) -> Result<Target, ContactError> {
+    let problem = |field: &str, reason: String| ContactError { field: field.into(), reason };
+    match kind {
+        "email" => data
             .trim()
             .parse::<lettre::Address>()
             .map(Target::Email)
-            .map_err(|e| problem("data", format!("{:?} is not an e-mail address: {e}", c.data))),
-        "sms" => e164(&c.data).map(Target::Sms).map_err(|r| problem("data", r)),
-        "voice" => e164(&c.data).map(Target::Voice).map_err(|r| problem("data", r)),
-        "http" => http_url(&c.data).map(Target::Http).map_err(|r| problem("data", r)),
+            .map_err(|e| problem("data", format!("{data:?} is not an e-mail address: {e}"))),
+        "sms" => e164(data).map(Target::Sms).map_err(|r| problem("data", r)),
+        "voice" => e164(data).map(Target::Voice).map_err(|r| problem("data", r)),
+        "http" => http_url(data).map(Target::Http).map_err(|r| problem("data", r)),
         "webhook" => {
-            let de = &mut serde_json::Deserializer::from_str(&c.data);
+            let de = &mut serde_json::Deserializer::from_str(data);
             let spec: WebhookSpec = serde_path_to_error::deserialize(de).map_err(|e| {
                 let path = e.path().to_string();
                 let field = if path == "." { "data".to_string() } else { format!("data.{path}") };
@@ -143,38 +149,84 @@ pub fn parse(c: &Contact) -> Result<Target, RowProblem> {
     }
 }
 
+/// A contact as the delivery loop uses it: parsed once, when its row is loaded or changed,
+/// never again per send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parsed {
+    /// The kind as a metric label (`unknown` for a type no sender has).
+    pub kind: &'static str,
+    pub target: Result<Target, ContactError>,
+}
+
+impl Parsed {
+    pub fn new(kind: &str, data: &str) -> Self {
+        Parsed { kind: kind_label(kind), target: parse(kind, data) }
+    }
+}
+
+/// `contacts.type` as a metric label: one of the kinds, or `unknown`.
+pub fn kind_label(kind: &str) -> &'static str {
+    match kind {
+        "email" => "email",
+        "sms" => "sms",
+        "voice" => "voice",
+        "http" => "http",
+        "webhook" => "webhook",
+        _ => "unknown",
+    }
+}
+
+/// Every contact, parsed, by id: the controller's copy of the `contacts` table.
+#[derive(Debug, Clone, Default)]
+pub struct Book(HashMap<i64, Arc<Parsed>>);
+
+impl Book {
+    /// Sets contact `id` from its `type` and `data` (`None`: the row is gone). A row that
+    /// does not parse is kept, with its error, and logged.
+    pub fn set(&mut self, id: i64, row: Option<(&str, &str)>) {
+        let Some((kind, data)) = row else {
+            self.0.remove(&id);
+            return;
+        };
+        let parsed = Parsed::new(kind, data);
+        if let Err(e) = &parsed.target {
+            tracing::warn!(table = "contacts", id, field = %e.field, "bad row: contacts row {id}: {e}");
+        }
+        self.0.insert(id, Arc::new(parsed));
+    }
+
+    pub fn get(&self, id: i64) -> Option<Arc<Parsed>> {
+        self.0.get(&id).cloned()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn c(kind: &str, data: &str) -> Contact {
-        Contact { id: 4, kind: kind.into(), data: data.into(), problems: vec![] }
-    }
-
     #[test]
     fn gobearmon_kinds() {
-        assert_eq!(parse(&c("email", "oncall@example.com")).unwrap().kind(), "email");
-        assert_eq!(parse(&c("sms", "+15551234567")).unwrap(), Target::Sms("+15551234567".into()));
-        assert_eq!(parse(&c("http", "https://hooks.example.com/x")).unwrap().kind(), "http");
-        let e = parse(&c("email", "[email protected]")).unwrap_err();
-        assert_eq!((e.id, e.field.as_str()), (4, "data"));
+        assert_eq!(parse("email", "oncall@example.com").unwrap().kind(), "email");
+        assert_eq!(parse("sms", "+15551234567").unwrap(), Target::Sms("+15551234567".into()));
+        assert_eq!(parse("http", "https://hooks.example.com/x").unwrap().kind(), "http");
+        let e = parse("email", "[email protected]").unwrap_err();
+        assert_eq!(e.field, "data");
         assert!(e.to_string().contains("not an e-mail address"), "{e}");
-        assert!(parse(&c("voice", "5551234")).unwrap_err().reason.contains("E.164"));
-        assert!(parse(&c("http", "ftp://x")).is_err());
+        assert!(parse("voice", "5551234").unwrap_err().reason.contains("E.164"));
+        assert!(parse("http", "ftp://x").is_err());
     }
 
     #[test]
     fn webhooks_name_the_bad_field() {
-        let ok =
-            parse(&c("webhook", r#"{"url":"https://x.example/h","format":"slack","secret":"s"}"#)).unwrap();
+        let ok = parse("webhook", r#"{"url":"https://x.example/h","format":"slack","secret":"s"}"#).unwrap();
         assert_eq!(ok.kind(), "webhook");
-        let e = parse(&c("webhook", r#"{"url":"https://x.example/h","format":"teams"}"#)).unwrap_err();
+        let e = parse("webhook", r#"{"url":"https://x.example/h","format":"teams"}"#).unwrap_err();
         assert_eq!(e.field, "data.format");
-        let e = parse(&c("webhook", r#"{"url":"https://x.example/h","headers":{"a":1}}"#)).unwrap_err();
+        let e = parse("webhook", r#"{"url":"https://x.example/h","headers":{"a":1}}"#).unwrap_err();
         assert_eq!(e.field, "data.headers.a");
-        let e = parse(&c("webhook", r#"{"url":"https://x.example/h","format":"pagerduty"}"#)).unwrap_err();
+        let e = parse("webhook", r#"{"url":"https://x.example/h","format":"pagerduty"}"#).unwrap_err();
         assert_eq!(e.field, "data.routing_key");
-        let e = parse(&c("webhook", r#"{"urll":"x"}"#)).unwrap_err();
+        let e = parse("webhook", r#"{"urll":"x"}"#).unwrap_err();
         assert!(e.reason.contains("urll"), "{e}");
     }
 }

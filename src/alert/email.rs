@@ -25,29 +25,38 @@ impl std::fmt::Debug for Mailer {
     }
 }
 
+/// What `[smtp]` means, checked without building a transport (which needs a runtime): the
+/// sender, the port, and the TLS mode with its CA. `alert::config::validate` runs it too.
+///
+/// # Errors
+/// [`AlertError::Config`] naming the `[smtp]` key that is wrong.
+pub fn settings(cfg: &SmtpConfig) -> Result<(Mailbox, u16, Tls), AlertError> {
+    let bad = |key: &str, reason: String| AlertError::Config { key: format!("smtp.{key}"), reason };
+    let from: Mailbox = cfg.from.parse().map_err(|e| bad("from", format!("{:?}: {e}", cfg.from)))?;
+    let port = cfg.port.unwrap_or(if cfg.starttls { 587 } else { 25 });
+    let mut tls = TlsParameters::builder(cfg.host.clone());
+    if let Some(ca) = &cfg.ca {
+        let pem = std::fs::read(ca).map_err(|e| bad("ca", format!("{}: {e}", ca.display())))?;
+        let cert = Certificate::from_pem(&pem).map_err(|e| bad("ca", format!("{}: {e}", ca.display())))?;
+        tls = tls.add_root_certificate(cert);
+    }
+    let params = || tls.clone().build_rustls().map_err(|e| bad("host", e.to_string()));
+    let mode = if port == 465 {
+        Tls::Wrapper(params()?)
+    } else if cfg.starttls {
+        Tls::Required(params()?)
+    } else {
+        Tls::None
+    };
+    Ok((from, port, mode))
+}
+
 impl Mailer {
     /// # Errors
     /// [`AlertError::Config`] naming the `[smtp]` key that is wrong.
     pub fn new(cfg: &SmtpConfig) -> Result<Self, AlertError> {
-        let bad = |key: &str, reason: String| AlertError::Config { key: format!("smtp.{key}"), reason };
-        let from: Mailbox = cfg.from.parse().map_err(|e| bad("from", format!("{:?}: {e}", cfg.from)))?;
-        let port = cfg.port.unwrap_or(if cfg.starttls { 587 } else { 25 });
+        let (from, port, mode) = settings(cfg)?;
         let timeout = Duration::from_secs_f64(cfg.timeout_secs);
-        let mut tls = TlsParameters::builder(cfg.host.clone());
-        if let Some(ca) = &cfg.ca {
-            let pem = std::fs::read(ca).map_err(|e| bad("ca", format!("{}: {e}", ca.display())))?;
-            let cert =
-                Certificate::from_pem(&pem).map_err(|e| bad("ca", format!("{}: {e}", ca.display())))?;
-            tls = tls.add_root_certificate(cert);
-        }
-        let params = || tls.clone().build_rustls().map_err(|e| bad("host", e.to_string()));
-        let mode = if port == 465 {
-            Tls::Wrapper(params()?)
-        } else if cfg.starttls {
-            Tls::Required(params()?)
-        } else {
-            Tls::None
-        };
         let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(cfg.host.clone())
             .port(port)
             .tls(mode)
@@ -57,7 +66,6 @@ impl Mailer {
         }
         Ok(Mailer { transport: b.build(), from, timeout })
     }
-
     /// Sends one text message.
     ///
     /// # Errors
@@ -74,9 +82,9 @@ impl Mailer {
         match tokio::time::timeout(self.timeout * 2, self.transport.send(msg)).await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) if e.is_permanent() => {
-                Err(SendError::Permanent(format!("smtp: {}", crate::check::error_chain(&e))))
+                Err(SendError::Permanent(format!("smtp: {}", crate::util::error_chain(&e))))
             }
-            Ok(Err(e)) => Err(SendError::Transient(format!("smtp: {}", crate::check::error_chain(&e)))),
+            Ok(Err(e)) => Err(SendError::Transient(format!("smtp: {}", crate::util::error_chain(&e)))),
             Err(_) => Err(SendError::Transient(format!("smtp: no answer within {:?}", self.timeout * 2))),
         }
     }

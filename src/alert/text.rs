@@ -1,6 +1,7 @@
 //! What a notification says: gobearmon's subject and body texts, with the secrets of the
 //! check's JSON taken out (gobearmon mailed Basic-auth passwords, bug 21).
 
+use crate::store::Event;
 use serde_json::Value;
 
 /// JSON keys whose values are secrets, wherever they appear in a check's data (compared
@@ -125,20 +126,6 @@ impl Redacted {
         }
         out
     }
-}
-
-/// What a notification is about: one flip of one check.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Event {
-    pub check_id: i64,
-    pub check_name: String,
-    pub check_type: String,
-    /// The check's data, redacted.
-    pub check_data: String,
-    /// `online` or `offline`.
-    pub status: String,
-    /// The result message that confirmed the flip, scrubbed.
-    pub message: String,
 }
 
 /// E-mail subject: `Check offline: my http check`.

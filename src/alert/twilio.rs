@@ -87,7 +87,7 @@ impl Twilio {
             .form(form)
             .send()
             .await
-            .map_err(|e| SendError::Transient(format!("twilio {what}: {}", crate::check::error_chain(&e))))?;
+            .map_err(|e| SendError::Transient(format!("twilio {what}: {}", crate::util::error_chain(&e))))?;
         let status = resp.status();
         let text = resp.text().await.unwrap_or_default();
         if status.is_success() {

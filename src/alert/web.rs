@@ -6,8 +6,9 @@ use std::time::Duration;
 use ring::hmac;
 use serde_json::{Value, json};
 
+use super::Event;
 use super::contact::WebhookSpec;
-use super::text::{Event, headline};
+use super::text::headline;
 use super::{Delivery, SendError};
 
 /// How a receiver's HTTP status is taken: 2xx delivered; 408, 429 and 5xx worth retrying;
@@ -25,14 +26,7 @@ pub fn classify(status: reqwest::StatusCode, body: &str) -> Result<(), SendError
 }
 
 fn transport(e: &reqwest::Error) -> SendError {
-    let mut s = e.to_string();
-    let mut src = std::error::Error::source(e);
-    while let Some(inner) = src {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        src = inner.source();
-    }
-    SendError::Transient(s)
+    SendError::Transient(crate::util::error_chain(e))
 }
 
 async fn finish(resp: Result<reqwest::Response, reqwest::Error>) -> Result<(), SendError> {
@@ -206,7 +200,7 @@ pub async fn webhook(
         req = req.header(k.as_str(), v.as_str());
     }
     if let Some(secret) = &spec.secret {
-        let t = crate::node::auth::now_ms() / 1000;
+        let t = crate::util::now_ms() / 1000;
         req = req.header("X-Bearmon-Signature", signature(secret, t, body.as_bytes()));
     }
     finish(req.body(body).send().await).await

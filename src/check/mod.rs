@@ -208,18 +208,4 @@ impl fmt::Display for Verdict {
     }
 }
 
-/// Flattens an error and its sources into one line, so a message says *why* (for example
-/// "connection refused") and not only "error sending request".
-pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = err.to_string();
-    let mut cur = err.source();
-    while let Some(e) = cur {
-        let s = e.to_string();
-        if !out.contains(&s) {
-            out.push_str(": ");
-            out.push_str(&s);
-        }
-        cur = e.source();
-    }
-    out
-}
+pub(crate) use crate::util::error_chain;

@@ -16,7 +16,7 @@ use crate::config::{self, ViewserverConfig, ViewserverFile, WorkerConfig, Worker
 
 use crate::check::{CheckSpec, ProbeConfig, Probes, Verdict};
 use crate::db::{self, Db};
-use crate::store::Store;
+use crate::store::{RowProblem, Store};
 
 /// bearmon: a distributed uptime monitor that reads gobearmon's SQL schema.
 #[derive(Debug, Parser)]
@@ -254,12 +254,14 @@ fn check_config(file: &std::path::Path, role: Option<&str>) -> anyhow::Result<Ex
                 secret: f.secret.is_none().then(|| "placeholder-secret".to_string()),
                 ..WorkerFlags::default()
             };
-            WorkerConfig::resolve(f, flags).map(|_| ()).map_err(anyhow::Error::from)
+            let c = WorkerConfig::resolve(f, flags)?;
+            tls_loads(c.tls.as_ref())
         })
     } else {
         config::load::<ViewserverFile>(Some(file)).map_err(anyhow::Error::from).and_then(|f| {
             let secret = f.secret.is_none().then(|| "placeholder-secret".to_string());
-            ViewserverConfig::resolve(f, None, secret).map(|_| ()).map_err(anyhow::Error::from)
+            let c = ViewserverConfig::resolve(f, None, secret)?;
+            tls_loads(c.tls.as_ref())
         })
     };
     match result {
@@ -272,6 +274,14 @@ fn check_config(file: &std::path::Path, role: Option<&str>) -> anyhow::Result<Ex
             Ok(ExitCode::from(1))
         }
     }
+}
+
+/// The node loads its `[tls]` files at start: so does `check-config`.
+fn tls_loads(files: Option<&crate::node::TlsFiles>) -> anyhow::Result<()> {
+    if let Some(f) = files {
+        crate::node::NodeTls::load(f).context("[tls]")?;
+    }
+    Ok(())
 }
 
 async fn migrate(url: &str) -> anyhow::Result<ExitCode> {
@@ -327,7 +337,13 @@ async fn checks(url: &str) -> anyhow::Result<ExitCode> {
             c.alerts.len()
         );
     }
-    let problems = snapshot.problems();
+    let mut problems = snapshot.problems();
+    // Contacts are checked by their notifier, which knows the kinds (the store does not).
+    for c in snapshot.contacts.values() {
+        if let Err(e) = crate::alert::contact::parse(&c.kind, &c.data) {
+            problems.push(RowProblem::new("contacts", c.id, e.field, e.reason));
+        }
+    }
     for p in &problems {
         println!("problem: {p}");
     }

@@ -29,7 +29,7 @@ async fn drain_outbox(database: &str) {
     let Ok(db) = Db::connect(database).await else { return };
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
-        match crate::alert::outbox::pending(&db).await {
+        match crate::store::outbox::pending(&db).await {
             Ok(0) => return,
             Ok(n) if std::time::Instant::now() >= deadline => {
                 tracing::warn!(

@@ -4,9 +4,9 @@
 
 use std::collections::VecDeque;
 
-use serde::Serialize;
-
 use crate::check::Verdict;
+use crate::store::Rollup;
+use crate::web::view::SampleView;
 
 /// Results kept per check in memory (the last hour at a 60 s interval).
 pub const RECENT: usize = 60;
@@ -24,15 +24,6 @@ const BUCKETS_MS: [f32; 15] =
 pub struct Sample {
     at_s: u32,
     coded: u16,
-}
-
-/// A sample as the API shows it.
-#[derive(Debug, Clone, Serialize)]
-pub struct SampleView {
-    /// Unix seconds.
-    pub at: u32,
-    pub verdict: Verdict,
-    pub latency_ms: f32,
 }
 
 /// `x` as a bfloat16, rounded to nearest (NaN stays NaN).
@@ -124,20 +115,6 @@ pub struct HourAcc {
     /// Counts per bucket; u16 is enough for an hour (a result a second is 3,600) and
     /// saturates rather than wraps.
     hist: [u16; 16],
-}
-
-/// A finished hour, as written to `bearmon_rollups`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Rollup {
-    pub check_id: i64,
-    /// Unix seconds of the hour's start.
-    pub hour: i64,
-    pub runs: u32,
-    pub failures: u32,
-    pub latency_avg_ms: f64,
-    pub latency_p50_ms: f64,
-    pub latency_p95_ms: f64,
-    pub latency_max_ms: f64,
 }
 
 impl HourAcc {

@@ -173,11 +173,24 @@ impl Db {
         }
     }
 
+    /// An SQL expression that reads a timestamp expression as whole unix seconds, a 64-bit
+    /// integer the `Any` driver can decode (it decodes no timestamp type).
+    pub fn epoch(&self, expr: &str) -> String {
+        match self.backend {
+            Backend::MySql => format!("CAST(UNIX_TIMESTAMP({expr}) AS SIGNED)"),
+            Backend::Postgres => format!("CAST(EXTRACT(EPOCH FROM {expr}) AS BIGINT)"),
+            Backend::Sqlite => format!("CAST(strftime('%s', {expr}) AS INTEGER)"),
+        }
+    }
+
     /// `n` comma-separated placeholders, for `IN (...)` lists.
     pub fn placeholders(n: usize) -> String {
         vec!["?"; n].join(", ")
     }
 }
+
+/// A transaction on a [`Db`].
+pub type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
 
 /// Hides the password of a database URL so that it can be logged.
 pub fn redact_url(url: &str) -> String {

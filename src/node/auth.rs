@@ -60,7 +60,7 @@ impl std::fmt::Debug for Signer {
 }
 
 use crate::util::hex;
-pub use crate::util::now_ms;
+use crate::util::now_ms;
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
     if !s.len().is_multiple_of(2) {
@@ -104,7 +104,7 @@ impl Signer {
         }
         let msg = Self::message(method, path, &s.node, s.time_ms, &s.nonce, body);
         hmac::verify(&self.key, msg.as_bytes(), &sig).map_err(|_| AuthError::BadSignature)?;
-        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let mut seen = crate::util::lock(&self.seen);
         let horizon = now - 2 * REPLAY_WINDOW.as_millis() as i64;
         if seen.len() >= MAX_NONCES {
             seen.retain(|_, t| *t > horizon);
@@ -124,7 +124,7 @@ impl Signer {
     /// Drops nonces older than the window (called periodically by the server).
     pub fn forget_old(&self) {
         let horizon = now_ms() - 2 * REPLAY_WINDOW.as_millis() as i64;
-        self.seen.lock().unwrap_or_else(|p| p.into_inner()).retain(|_, t| *t > horizon);
+        crate::util::lock(&self.seen).retain(|_, t| *t > horizon);
     }
 }
 

@@ -1,10 +1,11 @@
-//! What every node shares: the wire messages, request signing, mutual TLS, the HTTP server
-//! and the signed client.
+//! What every node shares: the wire messages, request signing, mutual TLS, the HTTP server,
+//! the signed client, and the one way a node starts them ([`NodeBase`]).
 
 pub mod auth;
 pub mod client;
 pub mod proto;
 pub mod serve;
+pub mod start;
 pub mod tls;
 
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use crate::metrics::Metrics;
 pub use auth::Signer;
 pub use client::{ClientError, NodeClient};
 pub use serve::{Peer, serve};
+pub use start::{NodeBase, NodeError};
 pub use tls::{NodeTls, TlsFiles};
 
 /// Largest node-to-node request body accepted; bigger ones get 413 without being read.
@@ -45,24 +47,59 @@ pub fn json_error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, axum::Json(proto::ErrorBody { error: message.into() })).into_response()
 }
 
-/// Decodes a node request's JSON body that names its sender (`claimed(&msg)`), and checks
-/// that name is the node that signed it. On failure, the status (400 or 403) and why.
+/// A node message that names its sender, which must be the node that signed it.
+pub trait FromNode: serde::de::DeserializeOwned {
+    /// What the message is, for errors (`heartbeat`, `sync`).
+    const WHAT: &'static str;
+    /// The node the message says it comes from.
+    fn sender(&self) -> &str;
+}
+
+impl FromNode for proto::Heartbeat {
+    const WHAT: &'static str = "heartbeat";
+    fn sender(&self) -> &str {
+        &self.name
+    }
+}
+
+impl FromNode for proto::SyncRequest {
+    const WHAT: &'static str = "sync";
+    fn sender(&self) -> &str {
+        &self.worker
+    }
+}
+
+/// Decodes a node request's JSON body and checks that the sender it names is `signer`, the
+/// node that signed it. On failure, the status (400 or 403) and why.
 ///
 /// # Errors
 /// The status and message to answer with.
-pub fn decode_from<T: serde::de::DeserializeOwned>(
-    what: &str,
-    body: &[u8],
-    signer: &str,
-    claimed: impl Fn(&T) -> &str,
-) -> Result<T, (StatusCode, String)> {
+pub fn decode_from<T: FromNode>(body: &[u8], signer: &str) -> Result<T, (StatusCode, String)> {
+    let what = T::WHAT;
     let msg: T =
         serde_json::from_slice(body).map_err(|e| (StatusCode::BAD_REQUEST, format!("{what}: {e}")))?;
-    let name = claimed(&msg);
+    let name = msg.sender();
     if name != signer {
         return Err((StatusCode::FORBIDDEN, format!("{what} for {name:?} signed by {signer:?}")));
     }
     Ok(msg)
+}
+
+/// The body of a signed `/cluster/*` request, decoded, from the node that signed it: an
+/// extractor, so every handler of a node message checks the sender the same way.
+#[derive(Debug)]
+pub struct Signed<T>(pub T);
+
+impl<S: Send + Sync, T: FromNode> axum::extract::FromRequest<S> for Signed<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
+        let Some(PeerNode(node)) = req.extensions().get::<PeerNode>().cloned() else {
+            return Err(json_error(StatusCode::UNAUTHORIZED, "unsigned node request"));
+        };
+        let body = axum::body::Bytes::from_request(req, state).await.map_err(IntoResponse::into_response)?;
+        decode_from(&body, &node).map(Signed).map_err(|(status, why)| json_error(status, why))
+    }
 }
 
 /// Middleware for the `/cluster/*` routes: verifies the signature (and, with TLS, that the

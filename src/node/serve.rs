@@ -40,7 +40,7 @@ struct PeerSlot {
 
 impl PeerSlots {
     fn take(self: &Arc<Self>, ip: std::net::IpAddr) -> Option<PeerSlot> {
-        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut m = crate::util::lock(&self.0);
         let n = m.entry(ip).or_default();
         if *n >= MAX_PER_PEER {
             return None;
@@ -52,7 +52,7 @@ impl PeerSlots {
 
 impl Drop for PeerSlot {
     fn drop(&mut self) {
-        let mut m = self.slots.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut m = crate::util::lock(&self.slots.0);
         if let Some(n) = m.get_mut(&self.ip) {
             *n -= 1;
             if *n == 0 {
@@ -76,7 +76,7 @@ impl Refusals {
 
     fn refuse(&self, addr: SocketAddr, why: &'static str, limit: usize) {
         let n = self.count.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        let mut last = crate::util::lock(&self.last);
         if last.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
             *last = Some(std::time::Instant::now());
             self.count.store(0, std::sync::atomic::Ordering::Relaxed);

@@ -1,4 +1,8 @@
-//! The store: gobearmon's `checks`, `alerts` and `contacts` tables read into memory.
+//! The store: every SQL statement of the product. gobearmon's `checks`, `alerts` and
+//! `contacts` read into memory ([`Store`], [`Watcher`]); the fenced writes of a controller
+//! term ([`fence`]); the outbox of notifications ([`outbox`]); flips, hourly rollups and
+//! their retention ([`events`]). It imports nothing from the controller, the alerts or the
+//! web room: they call it with the row types of [`model`](self) and get them back.
 //!
 //! [`Store`] reads rows; [`Watcher`] keeps a [`Snapshot`] current by polling the
 //! `bearmon_changes` log that triggers fill on every user insert, update or delete, so a
@@ -9,13 +13,20 @@
 //! the table, the row id, the field and the reason.
 
 mod changes;
+pub mod events;
+pub mod fence;
 mod model;
+pub mod outbox;
 mod rows;
 mod watcher;
 
 pub use changes::ChangeCursor;
-pub use model::{AlertLink, AlertWhen, CheckDef, Contact, RowProblem, Snapshot};
-pub use rows::{ChecksPage, Store};
+pub use fence::{Fence, FenceError};
+pub use model::{
+    AlertLink, AlertWhen, AttemptOutcome, CheckDef, Contact, Delivery, Event, EventRow, Flip, Rollup,
+    RowProblem, Snapshot, idem_key,
+};
+pub use rows::{CheckRows, Store};
 pub use watcher::{Delta, Watcher};
 
 use crate::db::DbError;

@@ -5,8 +5,11 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 use crate::check::{CheckSpec, InvalidCheck};
 use crate::decide::Status;
+pub use crate::policy::AlertWhen;
 
 /// A bad value in a row: reported, logged, and skipped or worked around.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,38 +26,15 @@ impl fmt::Display for RowProblem {
     }
 }
 
+impl RowProblem {
+    pub fn new(table: &'static str, id: i64, field: impl Into<String>, reason: impl Into<String>) -> Self {
+        RowProblem { table, id, field: field.into(), reason: reason.into() }
+    }
+}
+
 impl From<&InvalidCheck> for RowProblem {
     fn from(e: &InvalidCheck) -> Self {
         RowProblem { table: "checks", id: e.check_id, field: e.field.clone(), reason: e.reason.clone() }
-    }
-}
-
-/// When an alert fires (`alerts.type`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AlertWhen {
-    Online,
-    Offline,
-    Both,
-}
-
-impl AlertWhen {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "online" => Some(AlertWhen::Online),
-            "offline" => Some(AlertWhen::Offline),
-            "both" => Some(AlertWhen::Both),
-            _ => None,
-        }
-    }
-
-    /// Whether a flip to `to` notifies through this alert.
-    pub fn matches(self, to: Status) -> bool {
-        matches!(
-            (self, to),
-            (AlertWhen::Both, _)
-                | (AlertWhen::Online, Status::Online)
-                | (AlertWhen::Offline, Status::Offline)
-        )
     }
 }
 
@@ -92,13 +72,13 @@ impl CheckDef {
     }
 }
 
-/// One row of `contacts`. Its data is checked by the notifier of its kind.
+/// One row of `contacts`, as written. Its data means something only to the notifier of its
+/// kind, which checks it (`alert::contact`): the store does not know the kinds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Contact {
     pub id: i64,
     pub kind: String,
     pub data: String,
-    pub problems: Vec<RowProblem>,
 }
 
 /// Everything loaded, keyed by row id.
@@ -109,10 +89,101 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// Every problem of every loaded row.
+    /// Every problem of every loaded check and alert row (contacts are checked by their
+    /// notifier: `alert::contact::problems`).
     pub fn problems(&self) -> Vec<RowProblem> {
-        let checks = self.checks.values().flat_map(|c| c.problems.iter().cloned());
-        let contacts = self.contacts.values().flat_map(|c| c.problems.iter().cloned());
-        checks.chain(contacts).collect()
+        self.checks.values().flat_map(|c| c.problems.iter().cloned()).collect()
     }
+}
+
+/// What a flip must notify, built by the controller from its snapshot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Flip {
+    pub check_id: i64,
+    pub to: Status,
+    pub name: String,
+    pub kind: String,
+    /// The check's data, secrets redacted.
+    pub data: String,
+    /// The confirming result's message, secrets scrubbed.
+    pub message: String,
+    /// Contacts of enabled alerts whose type matches the new state.
+    pub contacts: Vec<i64>,
+}
+
+/// What a notification is about: one flip of one check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub check_id: i64,
+    pub check_name: String,
+    pub check_type: String,
+    /// The check's data, redacted.
+    pub check_data: String,
+    /// `online` or `offline`.
+    pub status: String,
+    /// The result message that confirmed the flip, scrubbed.
+    pub message: String,
+}
+
+/// One notification to send: an outbox row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    pub outbox_id: i64,
+    pub event_id: i64,
+    pub contact_id: i64,
+    pub idem_key: String,
+    /// The event id of the offline flip that opened this incident.
+    pub incident: i64,
+    pub incident_at_ms: i64,
+    /// When the flip was committed (unix ms).
+    pub at_ms: i64,
+    /// Attempts so far, this one included.
+    pub attempts: u32,
+    pub event: Event,
+}
+
+/// The idempotency key of (event, contact).
+pub fn idem_key(event_id: i64, contact_id: i64) -> String {
+    format!("bm-{event_id}-{contact_id}")
+}
+
+/// How an attempt ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AttemptOutcome {
+    Sent {
+        charge: Option<(&'static str, String)>,
+    },
+    /// Try again at this unix ms.
+    Retry {
+        at_ms: i64,
+        error: String,
+    },
+    Failed {
+        error: String,
+    },
+}
+
+/// A finished hour, as written to `bearmon_rollups`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rollup {
+    pub check_id: i64,
+    /// Unix seconds of the hour's start.
+    pub hour: i64,
+    pub runs: u32,
+    pub failures: u32,
+    pub latency_avg_ms: f64,
+    pub latency_p50_ms: f64,
+    pub latency_p95_ms: f64,
+    pub latency_max_ms: f64,
+}
+
+/// One `check_events` row as the API lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRow {
+    pub id: i64,
+    pub check_id: i64,
+    /// `online` or `offline`.
+    pub status: String,
+    /// Unix seconds.
+    pub time: Option<i64>,
 }

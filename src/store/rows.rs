@@ -35,7 +35,7 @@ enum Filter<'a> {
 
 /// One page of [`Store::checks_after`].
 #[derive(Debug)]
-pub struct ChecksPage {
+pub struct CheckRows {
     /// The enabled checks with ids in `(after, next_after]`, every one of them.
     pub checks: BTreeMap<i64, Arc<CheckDef>>,
     /// Where the next page starts; `None` after the last page (which runs to the end).
@@ -101,7 +101,7 @@ impl Store {
         &self,
         after: i64,
         contacts: &BTreeMap<i64, Arc<Contact>>,
-    ) -> Result<ChecksPage, StoreError> {
+    ) -> Result<CheckRows, StoreError> {
         let sql = self.page_statement();
         let mut rows = sqlx::query(self.db.sql(&sql))
             .bind(after)
@@ -115,7 +115,7 @@ impl Store {
         // `enabled`, filtered here rather than in the statement.
         rows.retain(|row| row.try_get::<Option<i64>, _>(CHECK_COLUMNS).is_ok_and(|e| e == Some(1)));
         let alerts = self.alerts(Filter::Range(after, next_after.unwrap_or(i64::MAX))).await?;
-        Ok(ChecksPage { checks: parse_checks(&rows, alerts, contacts)?, next_after })
+        Ok(CheckRows { checks: parse_checks(&rows, alerts, contacts)?, next_after })
     }
 
     /// The statement of a page of [`Self::checks_after`], with a `?` for the id it starts after.
@@ -200,13 +200,7 @@ impl Store {
             let id: i64 = row.try_get(0).map_err(read_err("contacts"))?;
             let kind: String = row.try_get(1).unwrap_or_default();
             let data: String = row.try_get(2).unwrap_or_default();
-            let mut contact = Contact { id, kind, data, problems: Vec::new() };
-            // The data is checked by the kind's own parser, so load and send agree.
-            if let Err(p) = crate::alert::contact::parse(&contact) {
-                contact.problems.push(p);
-            }
-            log_problems(&contact.problems);
-            out.insert(id, Arc::new(contact));
+            out.insert(id, Arc::new(Contact { id, kind, data }));
         }
         Ok(out)
     }

@@ -2,16 +2,17 @@
 //! sends results to the controller in batches, answers confirmation requests at once, and,
 //! when it has a database and the viewserver elects it, runs the controller.
 
+mod asked;
 pub mod schedule;
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 use tokio_util::sync::CancellationToken;
@@ -22,27 +23,14 @@ use crate::config::WorkerConfig;
 use crate::controller::{Controller, Setup, SyncRefused};
 use crate::db::{self, Db};
 use crate::metrics::Metrics;
-use crate::node::auth::now_ms;
 use crate::node::proto::{AskRequest, ClusterView, Heartbeat, ResultMsg, SyncRequest, SyncResponse};
-use crate::node::{self, AuthLayer, NodeClient, NodeTls, PeerNode, Signer, json_error, not_found};
-use crate::viewserver::metrics_response;
+use crate::node::{NodeBase, NodeClient, NodeError, Signed, json_error, not_found};
+use crate::util::{lock, now_ms};
 use schedule::{DueRun, Schedule};
 
 /// Results kept while the controller cannot be reached; beyond this the oldest are dropped
 /// (they describe the past; the schedule keeps producing fresh ones).
 const MAX_PENDING_RESULTS: usize = 200_000;
-
-#[derive(Debug, thiserror::Error)]
-pub enum WorkerError {
-    #[error("cannot listen on {addr}: {source}")]
-    Listen { addr: std::net::SocketAddr, source: std::io::Error },
-    #[error(transparent)]
-    Tls(#[from] node::tls::TlsError),
-    #[error(transparent)]
-    Client(#[from] node::ClientError),
-    #[error(transparent)]
-    Alert(#[from] crate::alert::AlertError),
-}
 
 struct Shared {
     cfg: WorkerConfig,
@@ -53,6 +41,7 @@ struct Shared {
     slots: Arc<Semaphore>,
     schedule: Mutex<Schedule>,
     schedule_changed: Notify,
+    asked: Mutex<asked::Asked>,
     results: Mutex<Vec<ResultMsg>>,
     results_ready: Notify,
     view: watch::Sender<Option<ClusterView>>,
@@ -62,10 +51,6 @@ struct Shared {
     starting_controller: std::sync::atomic::AtomicBool,
     notifier: Arc<Notifier>,
     stop: CancellationToken,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Shared {
@@ -92,28 +77,23 @@ impl Shared {
 /// Runs a worker on an already bound listener until `stop` is cancelled.
 ///
 /// # Errors
-/// [`WorkerError`] when TLS files cannot be loaded or the HTTP client cannot be built.
-pub async fn run(
-    cfg: WorkerConfig,
-    listener: TcpListener,
-    stop: CancellationToken,
-) -> Result<(), WorkerError> {
-    let tls = cfg.tls.as_ref().map(NodeTls::load).transpose()?;
+/// [`NodeError`] when TLS files cannot be loaded, the HTTP client cannot be built or the
+/// alert settings are unusable.
+pub async fn run(cfg: WorkerConfig, listener: TcpListener, stop: CancellationToken) -> Result<(), NodeError> {
     let notifier = Notifier::new(cfg.smtp.as_ref(), cfg.twilio.as_ref(), cfg.alerts.clone())?;
-    let signer = Arc::new(Signer::new(&cfg.secret));
-    let metrics = Metrics::new();
-    let addr = listener.local_addr().map_err(|source| WorkerError::Listen { addr: cfg.listen, source })?;
-    let scheme = if tls.is_some() { "https" } else { "http" };
-    let url = cfg.advertise.clone().unwrap_or_else(|| format!("{scheme}://{addr}"));
+    let base = NodeBase::new(&cfg.name, &cfg.secret, cfg.tls.as_ref(), &listener, cfg.listen)?;
+    let addr = base.addr;
+    let url = cfg.advertise.clone().unwrap_or_else(|| format!("{}://{addr}", base.scheme()));
     if cfg.advertise.is_none() && addr.ip().is_unspecified() {
         tracing::warn!(%addr, "listening on a wildcard address without `advertise`: other nodes cannot reach {url}");
     }
     let shared = Arc::new(Shared {
-        client: NodeClient::new(&cfg.name, signer.clone(), tls.as_ref())?,
+        client: base.client.clone(),
         probes: Probes::new(ProbeConfig { dns_server: cfg.dns_server.clone() }),
         slots: Arc::new(Semaphore::new(cfg.max_concurrent_checks)),
         schedule: Mutex::new(Schedule::default()),
         schedule_changed: Notify::new(),
+        asked: Mutex::new(asked::Asked::default()),
         results: Mutex::new(Vec::new()),
         results_ready: Notify::new(),
         view: watch::channel(None).0,
@@ -123,18 +103,15 @@ pub async fn run(
         starting_controller: std::sync::atomic::AtomicBool::new(false),
         notifier,
         stop: stop.clone(),
-        metrics: metrics.clone(),
+        metrics: base.metrics.clone(),
         url: url.clone(),
         cfg,
     });
-    let auth = Arc::new(AuthLayer { signer: signer.clone(), metrics: metrics.clone() });
-    let cluster = Router::new()
-        .route("/cluster/sync", post(sync))
-        .route("/cluster/ask", post(ask))
-        .route_layer(axum::middleware::from_fn_with_state(auth, node::require_signature));
+    let cluster =
+        base.signed(Router::new().route("/cluster/sync", post(sync)).route("/cluster/ask", post(ask)));
     let router = Router::new()
         .route("/api/cluster", get(api_cluster))
-        .merge(crate::api::routes(api_forward))
+        .merge(crate::web::api::routes(api_forward))
         .route("/metrics", get(metrics_text))
         .merge(cluster)
         .fallback(not_found)
@@ -145,18 +122,8 @@ pub async fn run(
         tokio::spawn(heartbeat_loop(shared.clone())),
         tokio::spawn(sync_loop(shared.clone())),
         tokio::spawn(schedule_loop(shared.clone())),
-        tokio::spawn({
-            let signer = signer.clone();
-            let stop = stop.clone();
-            async move {
-                while !stop.is_cancelled() {
-                    tokio::time::sleep(Duration::from_secs(10)).await;
-                    signer.forget_old();
-                }
-            }
-        }),
     ];
-    node::serve(listener, tls.map(|t| t.server), router, stop.clone()).await;
+    base.serve(listener, router, stop.clone()).await;
     if let Some(c) = lock(&shared.controller).take() {
         c.shutdown();
     }
@@ -429,15 +396,7 @@ async fn run_scheduled(shared: Arc<Shared>, run: DueRun, slot: Option<OwnedSemap
     shared.results_ready.notify_one();
 }
 
-async fn sync(
-    State(shared): State<Arc<Shared>>,
-    Extension(PeerNode(node)): Extension<PeerNode>,
-    body: axum::body::Bytes,
-) -> Response {
-    let req = match node::decode_from("sync", &body, &node, |r: &SyncRequest| &r.worker) {
-        Ok(r) => r,
-        Err((status, why)) => return json_error(status, why),
-    };
+async fn sync(State(shared): State<Arc<Shared>>, Signed(req): Signed<SyncRequest>) -> Response {
     let Some(c) = shared.controller() else {
         return json_error(StatusCode::CONFLICT, "this node is not the controller");
     };
@@ -460,8 +419,9 @@ async fn ask(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) -> Resp
         tokio::spawn(async move {
             let Ok(_slot) = shared.slots.clone().acquire_owned().await else { return };
             let started_ms = now_ms();
-            let out = match CheckSpec::parse(a.check.id, &a.check.kind, &a.check.data) {
-                Ok(p) => execute(&shared, &p.spec).await,
+            let spec = lock(&shared.asked).spec(&a.check);
+            let out = match spec {
+                Ok(spec) => execute(&shared, &spec).await,
                 Err(e) => Outcome::error(e.to_string(), Duration::ZERO),
             };
             shared.push_results(vec![result_msg(a.check.id, Some(a.round), term, started_ms, out)], false);
@@ -481,13 +441,13 @@ async fn api_cluster(State(shared): State<Arc<Shared>>) -> Response {
 /// `/api/*` answered here when this node is controller, else by the controller.
 async fn api_forward(State(shared): State<Arc<Shared>>, uri: axum::http::Uri) -> Response {
     if let Some(c) = shared.controller() {
-        return crate::api::answer(&c, &uri).await;
+        return crate::web::api::answer(&*c, &uri).await;
     }
     let url =
         shared.view.borrow().as_ref().and_then(|v| v.controller_url.clone()).filter(|u| *u != shared.url);
-    crate::api::proxy(&shared.client, url.as_deref(), &uri).await
+    crate::web::api::proxy(&shared.client, url.as_deref(), &uri).await
 }
 
 async fn metrics_text(State(shared): State<Arc<Shared>>) -> Response {
-    metrics_response(&shared.metrics)
+    shared.metrics.response()
 }

@@ -1,8 +1,12 @@
 //! The status page: server-rendered HTML with inline SVG charts, one small script that
-//! refreshes it, nothing fetched from elsewhere. It reads the same JSON the API serves (from
-//! the controller), one page of checks at a time, so 100,000 checks cost one page of rows.
+//! refreshes it, nothing fetched from elsewhere. It renders the typed read model the API
+//! serves (from the controller), one page of checks at a time, so 100,000 checks cost one
+//! page of rows.
 
-use serde_json::Value;
+use super::view::{CheckDetail, ChecksPage, History, SampleView, Shown, StatusCounts};
+use crate::check::Verdict;
+use crate::node::proto::ClusterView;
+use crate::store::Rollup;
 
 /// Escapes text for HTML.
 pub fn esc(s: &str) -> String {
@@ -52,10 +56,10 @@ fn shell(title: &str, header: &str, main: &str) -> String {
 }
 
 /// A latency line over the samples' time span, failures as red dots: the last-hour chart.
-pub fn sparkline(samples: &[Value], w: f64, h: f64) -> String {
+pub fn sparkline(samples: &[SampleView], w: f64, h: f64) -> String {
     let pts: Vec<(f64, f64, bool)> = samples
         .iter()
-        .filter_map(|s| Some((s["at"].as_f64()?, s["latency_ms"].as_f64()?, s["verdict"] == "offline")))
+        .map(|s| (f64::from(s.at), f64::from(s.latency_ms), s.verdict == Verdict::Offline))
         .collect();
     if pts.is_empty() {
         return format!(
@@ -86,7 +90,7 @@ pub fn sparkline(samples: &[Value], w: f64, h: f64) -> String {
 }
 
 /// Hourly bars (availability) with the p95 latency as a line: the last-day chart.
-pub fn day_chart(hourly: &[Value], w: f64, h: f64) -> String {
+pub fn day_chart(hourly: &[Rollup], w: f64, h: f64) -> String {
     if hourly.is_empty() {
         return format!(
             "<svg class=\"chart\" width=\"{w}\" height=\"{h}\" role=\"img\" aria-label=\"no hourly data yet\"><text x=\"4\" y=\"{}\" fill=\"#57606a\" font-size=\"11\">no hourly data yet</text></svg>",
@@ -95,12 +99,12 @@ pub fn day_chart(hourly: &[Value], w: f64, h: f64) -> String {
     }
     let n = hourly.len() as f64;
     let bw = (w - 4.0) / n;
-    let max = hourly.iter().filter_map(|r| r["latency_p95_ms"].as_f64()).fold(1.0, f64::max);
+    let max = hourly.iter().map(|r| r.latency_p95_ms).fold(1.0, f64::max);
     let mut bars = String::new();
     let mut line = Vec::new();
     for (i, r) in hourly.iter().enumerate() {
-        let runs = r["runs"].as_f64().unwrap_or(0.0).max(1.0);
-        let avail = 1.0 - r["failures"].as_f64().unwrap_or(0.0) / runs;
+        let runs = f64::from(r.runs).max(1.0);
+        let avail = 1.0 - f64::from(r.failures) / runs;
         let x = 2.0 + i as f64 * bw;
         let bh = avail * (h - 4.0);
         let color = if avail >= 0.999 {
@@ -116,7 +120,7 @@ pub fn day_chart(hourly: &[Value], w: f64, h: f64) -> String {
             (bw - 1.0).max(1.0),
             avail * 100.0
         ));
-        let p95 = r["latency_p95_ms"].as_f64().unwrap_or(0.0);
+        let p95 = r.latency_p95_ms;
         line.push(format!("{:.1},{:.1}", x + bw / 2.0, h - 2.0 - p95 / max * (h - 4.0)));
     }
     format!(
@@ -126,73 +130,67 @@ pub fn day_chart(hourly: &[Value], w: f64, h: f64) -> String {
     )
 }
 
-fn cluster_panel(cluster: &Value) -> String {
-    let live = cluster["workers_live"].as_u64().unwrap_or(0);
-    let total = cluster["workers"].as_array().map_or(0, Vec::len);
-    let ctrl = cluster["controller"].as_str().unwrap_or("none");
-    let degraded = if cluster["degraded"] == true {
+fn cluster_panel(cluster: &ClusterView) -> String {
+    let live = cluster.workers_live;
+    let total = cluster.workers.len();
+    let ctrl = cluster.controller.as_deref().unwrap_or("none");
+    let degraded = if cluster.degraded {
         " <span class=\"degraded\">degraded: fewer live workers than confirmations</span>"
     } else {
         ""
     };
-    let workers: Vec<String> = cluster["workers"]
-        .as_array()
-        .map(|ws| {
-            ws.iter()
-                .map(|w| {
-                    let name = esc(w["name"].as_str().unwrap_or(""));
-                    let n = w["checks_assigned"].as_u64().unwrap_or(0);
-                    if w["alive"] == true {
-                        format!("{name} ({n} checks)")
-                    } else {
-                        format!("<span class=\"dead\">{name} (dead)</span>")
-                    }
-                })
-                .collect()
+    let workers: Vec<String> = cluster
+        .workers
+        .iter()
+        .map(|w| {
+            let name = esc(&w.name);
+            if w.alive {
+                format!("{name} ({} checks)", w.checks_assigned)
+            } else {
+                format!("<span class=\"dead\">{name} (dead)</span>")
+            }
         })
-        .unwrap_or_default();
+        .collect();
     format!(
         "<section class=\"cluster\" id=\"cluster\">Controller <b>{}</b>, term {} · workers {live}/{total} live: {}{degraded}</section>",
         esc(ctrl),
-        cluster["term"].as_u64().unwrap_or(0),
+        cluster.term,
         workers.join(", ")
     )
 }
 
-fn header(counts: &Value) -> String {
+fn header(counts: &StatusCounts) -> String {
     format!(
         "<h1><a href=\"/\">bearmon</a></h1><span class=\"pill\">{} online</span><span class=\"pill\" style=\"color:var(--bad)\">{} offline</span><span class=\"pill\">{} invalid</span>",
-        counts["online"].as_u64().unwrap_or(0),
-        counts["offline"].as_u64().unwrap_or(0),
-        counts["invalid"].as_u64().unwrap_or(0)
+        counts.online, counts.offline, counts.invalid
     )
 }
 
 /// The list page: cluster panel, search, one page of checks with their last-hour chart.
-pub fn index(cluster: &Value, page: &Value, q: &str, status: &str) -> String {
+pub fn index(cluster: &ClusterView, page: &ChecksPage, q: &str, status: &str) -> String {
     let mut rows = String::new();
-    for c in page["checks"].as_array().map(Vec::as_slice).unwrap_or(&[]) {
-        let st = c["status"].as_str().unwrap_or("online");
-        let msg = match st {
-            "invalid" => c["error"].as_str().unwrap_or("").to_string(),
-            _ => c["last_result"]["message"].as_str().unwrap_or("").to_string(),
+    for c in &page.checks {
+        let st = c.status.as_str();
+        let msg = match c.status {
+            Shown::Invalid => c.error.clone().unwrap_or_default(),
+            _ => c.last_result.as_ref().map(|l| l.message.clone()).unwrap_or_default(),
         };
-        let latency = c["last_result"]["latency_ms"].as_f64().map_or(String::new(), |l| format!("{l:.0} ms"));
-        let samples = c["recent"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+        let latency = c.last_result.as_ref().map_or(String::new(), |l| format!("{:.0} ms", l.latency_ms));
+        let samples = c.recent.as_deref().unwrap_or(&[]);
         rows.push_str(&format!(
             "<tr class=\"check {st}\" data-id=\"{id}\"><td>{id}</td><td><a href=\"/checks/{id}\">{name}</a></td><td>{kind}</td><td class=\"st\">{st}</td>\
              <td>{since}</td><td>{latency}</td><td>{chart}</td><td class=\"msg\" title=\"{m}\">{m}</td></tr>",
-            id = c["id"],
-            name = esc(c["name"].as_str().unwrap_or("")),
-            kind = esc(c["type"].as_str().unwrap_or("")),
-            since = esc(c["since"].as_str().unwrap_or("")),
+            id = c.id,
+            name = esc(&c.name),
+            kind = esc(&c.kind),
+            since = esc(c.since.as_deref().unwrap_or("")),
             chart = sparkline(samples, 160.0, 28.0),
             m = esc(&msg),
         ));
     }
-    let total = page["total"].as_u64().unwrap_or(0);
-    let per = page["per_page"].as_u64().unwrap_or(50).max(1);
-    let p = page["page"].as_u64().unwrap_or(1);
+    let total = page.total as u64;
+    let per = (page.per_page as u64).max(1);
+    let p = page.page as u64;
     let pages = total.div_ceil(per).max(1);
     let link = |n: u64| format!("/?page={n}&q={}&status={}", esc(&url_escape(q)), esc(status));
     let mut nav = format!("<div class=\"nav\">page {p} of {pages} ({total} checks)");
@@ -222,40 +220,35 @@ pub fn index(cluster: &Value, page: &Value, q: &str, status: &str) -> String {
             "<table><thead><tr><th>id</th><th>name</th><th>type</th><th>state</th><th>since</th><th>latency</th><th>last hour</th><th>last message</th></tr></thead><tbody>{rows}</tbody></table>"
         )
     };
-    shell("bearmon", &header(&page["counts"]), &format!("{}{form}{table}{nav}", cluster_panel(cluster)))
+    shell("bearmon", &header(&page.counts), &format!("{}{form}{table}{nav}", cluster_panel(cluster)))
 }
 
 /// One check: its state, definition (redacted), last-hour and last-day charts.
-pub fn check(cluster: &Value, detail: &Value, history: &Value) -> String {
-    let st = detail["status"].as_str().unwrap_or("online");
-    let recent = history["recent"].as_array().map(Vec::as_slice).unwrap_or(&[]);
-    let hourly = history["hourly"].as_array().map(Vec::as_slice).unwrap_or(&[]);
-    let msg = detail["error"].as_str().or(detail["last_result"]["message"].as_str()).unwrap_or("");
+pub fn check(cluster: &ClusterView, detail: &CheckDetail, history: &History) -> String {
+    let c = &detail.check;
+    let st = c.status.as_str();
+    let msg = c.error.as_deref().or(c.last_result.as_ref().map(|l| l.message.as_str())).unwrap_or("");
     let main = format!(
         "{}<h2 class=\"{st}\">{} <span class=\"st\">{st}</span></h2><p>Type {} · every {} s · delay {} · since {} · worker {}</p>\
          <p class=\"msg\">{}</p><h3>Last results</h3>{}<h3>Last day (availability per hour, p95 latency)</h3>{}\
          <h3>Definition</h3><pre>{}</pre>",
         cluster_panel(cluster),
-        esc(detail["name"].as_str().unwrap_or("")),
-        esc(detail["type"].as_str().unwrap_or("")),
-        detail["interval"],
-        detail["delay"],
-        esc(detail["since"].as_str().unwrap_or("unknown")),
-        esc(detail["worker"].as_str().unwrap_or("none")),
+        esc(&c.name),
+        esc(&c.kind),
+        c.interval,
+        c.delay,
+        esc(c.since.as_deref().unwrap_or("unknown")),
+        esc(c.worker.as_deref().unwrap_or("none")),
         esc(msg),
-        sparkline(recent, 720.0, 120.0),
-        day_chart(hourly, 720.0, 120.0),
-        esc(&serde_json::to_string_pretty(&detail["data"]).unwrap_or_default()),
+        sparkline(&history.recent, 720.0, 120.0),
+        day_chart(&history.hourly, 720.0, 120.0),
+        esc(&serde_json::to_string_pretty(&detail.data).unwrap_or_default()),
     );
-    shell(
-        &format!("bearmon: {}", detail["name"].as_str().unwrap_or("")),
-        "<h1><a href=\"/\">bearmon</a></h1>",
-        &main,
-    )
+    shell(&format!("bearmon: {}", c.name), "<h1><a href=\"/\">bearmon</a></h1>", &main)
 }
 
 /// A page saying why there is nothing to show yet.
-pub fn unavailable(cluster: &Value, why: &str) -> String {
+pub fn unavailable(cluster: &ClusterView, why: &str) -> String {
     shell("bearmon", "<h1>bearmon</h1>", &format!("{}<p>{}</p>", cluster_panel(cluster), esc(why)))
 }
 

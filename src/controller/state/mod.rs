@@ -1,21 +1,24 @@
 //! The controller's memory: every check's decision state, the workers it hears from, and the
 //! assignment. Everything here is synchronous and runs under one short lock; the network and
-//! the database are handled by the caller from the [`Outbox`] it fills.
+//! the database are handled by the caller from the [`Effects`] it fills. Nothing here reads
+//! a clock: every step is handed the time ([`Now`]), so tests set it.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use super::assign::Assignment;
-use super::history::{HourAcc, Recent, Rollup, Sample};
+use super::history::{HourAcc, Recent, Sample};
 use super::table::Table;
 use crate::alert::Redacted;
-use crate::alert::outbox::Flip;
 use crate::check::{CheckSpec, Verdict};
 use crate::decide::{Action, Decider, Report};
-use crate::node::auth::now_ms;
 use crate::node::proto::{AskMsg, CheckMsg, ResultMsg};
-use crate::store::{CheckDef, Delta};
+use crate::policy;
+use crate::store::{CheckDef, Delta, Flip, Rollup};
+use crate::util::Now;
 
 /// The voter name the controller uses for the `worker` pseudo-checks it evaluates itself
 /// (worker names cannot contain `@`).
@@ -37,9 +40,10 @@ pub enum Commit {
     Rollups(Vec<Rollup>),
 }
 
-/// What one step produced for the caller to carry out.
+/// What one step produced for the caller to carry out: confirmation requests to push and
+/// writes to commit.
 #[derive(Debug, Default)]
-pub struct Outbox {
+pub struct Effects {
     pub asks: BTreeMap<String, Vec<AskMsg>>,
     pub commits: Vec<Commit>,
 }
@@ -82,8 +86,13 @@ pub struct CheckState {
 }
 
 impl CheckState {
-    fn new(def: Arc<CheckDef>, streak: u32, since_ms: Option<i64>, first_due_ms: Option<i64>) -> Self {
-        let now = Instant::now();
+    fn new(
+        def: Arc<CheckDef>,
+        streak: u32,
+        since_ms: Option<i64>,
+        first_due_ms: Option<i64>,
+        now: Instant,
+    ) -> Self {
         CheckState {
             decider: Decider::new(def.id, def.status).with_streak(streak),
             redacted: Redacted::new(&def.data),
@@ -155,6 +164,7 @@ impl Inner {
         defs: impl IntoIterator<Item = Arc<CheckDef>>,
         streaks: &HashMap<i64, u32>,
         since: &HashMap<i64, i64>,
+        now: Now,
     ) -> Self {
         let checks = defs
             .into_iter()
@@ -164,6 +174,7 @@ impl Inner {
                     streaks.get(&d.id).copied().unwrap_or(0),
                     since.get(&d.id).copied(),
                     None,
+                    now.mono,
                 );
                 (d.id, st)
             })
@@ -212,8 +223,8 @@ impl Inner {
     }
 
     /// Rebalances when the live set changed, and tells open rounds who is gone.
-    pub fn refresh_membership(&mut self, now: Instant, out: &mut Outbox) {
-        let live = self.live(now);
+    pub fn refresh_membership(&mut self, now: Now, out: &mut Effects) {
+        let live = self.live(now.mono);
         let current: BTreeSet<String> = self.assign.workers().cloned().collect();
         if live == current {
             return;
@@ -231,20 +242,20 @@ impl Inner {
         let live_refs: Vec<&str> = live.iter().map(String::as_str).collect();
         let ids: Vec<i64> = self.open.iter().copied().collect();
         for id in ids {
-            self.resolve_round(id, &live_refs, now_ms(), out);
+            self.resolve_round(id, &live_refs, now, out);
         }
     }
 
-    fn resolve_round(&mut self, id: i64, live: &[&str], at_ms: i64, out: &mut Outbox) {
+    fn resolve_round(&mut self, id: i64, live: &[&str], now: Now, out: &mut Effects) {
         let conf = self.confirmations;
         let Some(st) = self.checks.get_mut(&id) else {
             self.open.remove(&id);
             return;
         };
         let before = st.decider.streak();
-        let actions = st.decider.on_live_change(live, at_ms as u64, conf, st.def.delay);
+        let actions = st.decider.on_live_change(live, now.ms as u64, conf, st.def.delay);
         st.waiting.retain(|w| live.contains(&w.as_str()));
-        self.apply(id, before, actions, out);
+        self.apply(id, before, actions, now, out);
     }
 
     /// Feeds one result from `worker`; `live` is [`Inner::live`], computed once per batch.
@@ -252,9 +263,9 @@ impl Inner {
         &mut self,
         worker: &str,
         r: &ResultMsg,
-        now: Instant,
+        now: Now,
         live_refs: &[&str],
-        out: &mut Outbox,
+        out: &mut Effects,
     ) {
         let conf = self.confirmations;
         let term = self.term;
@@ -298,23 +309,24 @@ impl Inner {
                 st.last_run_ms = Some(r.started_ms);
                 // Rounds are one interval apart: a second scheduled result soon after the
                 // last round began (a check moved between workers) joins that round.
-                let recent = st.round_opened.is_some_and(|t| now.duration_since(t) < st.def.interval / 2);
+                let recent =
+                    st.round_opened.is_some_and(|t| now.mono.duration_since(t) < st.def.interval / 2);
                 if recent {
                     st.next_round - 1
                 } else {
-                    st.round_opened = Some(now);
+                    st.round_opened = Some(now.mono);
                     st.next_round += 1;
                     st.next_round - 1
                 }
             }
         };
         let before = st.decider.streak();
-        let report = Report { worker, round, verdict: r.verdict, at: now_ms() as u64 };
+        let report = Report { worker, round, verdict: r.verdict, at: now.ms as u64 };
         let actions = st.decider.on_report(&report, live_refs, conf, st.def.delay);
-        self.apply(r.check_id, before, actions, out);
+        self.apply(r.check_id, before, actions, now, out);
     }
 
-    fn apply(&mut self, id: i64, streak_before: u32, actions: Vec<Action>, out: &mut Outbox) {
+    fn apply(&mut self, id: i64, streak_before: u32, actions: Vec<Action>, now: Now, out: &mut Effects) {
         let Some(st) = self.checks.get_mut(&id) else { return };
         let mut wrote_streak = false;
         for a in actions {
@@ -324,7 +336,7 @@ impl Inner {
                         st.waiting.clear();
                     }
                     st.wait_round = round;
-                    st.wait_deadline = Instant::now() + st.timeout() + ASK_SLACK;
+                    st.wait_deadline = now.mono + st.timeout() + ASK_SLACK;
                     for w in workers {
                         tracing::debug!(check = id, round, worker = %w, "asking for a confirmation");
                         out.asks.entry(w.clone()).or_default().push(AskMsg { check: st.msg(), round });
@@ -346,7 +358,7 @@ impl Inner {
                 }
                 Action::Flip { to, round, .. } => {
                     tracing::info!(check = id, name = %st.def.name, to = to.as_str(), round, "check flips");
-                    st.since_ms = Some(now_ms());
+                    st.since_ms = Some(now.ms);
                     let message = st.last.as_ref().map(|l| st.redacted.scrub(&l.message)).unwrap_or_default();
                     out.commits.push(Commit::Flip(Flip {
                         check_id: id,
@@ -355,13 +367,10 @@ impl Inner {
                         kind: st.def.kind.clone(),
                         data: st.redacted.data(&st.def.data).to_string(),
                         message,
-                        contacts: st
-                            .def
-                            .alerts
-                            .iter()
-                            .filter(|a| a.when.matches(to))
-                            .map(|a| a.contact_id)
-                            .collect(),
+                        contacts: policy::recipients(
+                            st.def.alerts.iter().map(|a| (a.contact_id, a.when)),
+                            to,
+                        ),
                     }));
                     wrote_streak = true;
                     st.waiting.clear();
@@ -377,13 +386,13 @@ impl Inner {
     }
 
     /// Gives up on confirmers that did not answer in time.
-    pub fn expire_rounds(&mut self, now: Instant, out: &mut Outbox) {
-        let live = self.live(now);
+    pub fn expire_rounds(&mut self, now: Now, out: &mut Effects) {
+        let live = self.live(now.mono);
         let expired: Vec<(i64, Vec<String>)> = self
             .open
             .iter()
             .filter_map(|id| self.checks.get(id).map(|s| (id, s)))
-            .filter(|(_, s)| now >= s.wait_deadline && !s.waiting.is_empty())
+            .filter(|(_, s)| now.mono >= s.wait_deadline && !s.waiting.is_empty())
             .map(|(id, s)| (*id, s.waiting.iter().cloned().collect()))
             .collect();
         for (id, late) in expired {
@@ -393,14 +402,13 @@ impl Inner {
             if let Some(st) = self.checks.get_mut(&id) {
                 st.waiting.clear();
             }
-            self.resolve_round(id, &still, now_ms(), out);
+            self.resolve_round(id, &still, now, out);
         }
         self.open.retain(|id| self.checks.get(id).is_some_and(|s| !s.waiting.is_empty()));
     }
 
     /// Treats confirmers whose ask could not be delivered as not answering.
-    pub fn ask_failed(&mut self, worker: &str, checks: &[i64]) {
-        let now = Instant::now();
+    pub fn ask_failed(&mut self, worker: &str, checks: &[i64], now: Instant) {
         for id in checks {
             if let Some(st) = self.checks.get_mut(id)
                 && st.waiting.contains(worker)
@@ -410,51 +418,8 @@ impl Inner {
         }
     }
 
-    /// Evaluates the `worker` pseudo-checks that are due.
-    pub fn eval_worker_checks(&mut self, now: Instant, out: &mut Outbox) {
-        let live = self.live(now);
-        let due: Vec<(i64, String)> = self
-            .checks
-            .iter()
-            .filter(|(_, s)| now >= s.next_eval)
-            .filter_map(|(id, s)| match &s.def.spec {
-                Ok(CheckSpec::Worker(p)) => Some((*id, p.name.clone())),
-                _ => None,
-            })
-            .collect();
-        for (id, name) in due {
-            let Some(st) = self.checks.get_mut(&id) else { continue };
-            st.next_eval = now + st.def.interval;
-            let alive = live.contains(&name);
-            let (verdict, message) = if alive {
-                (Verdict::Online, String::new())
-            } else {
-                (
-                    Verdict::Offline,
-                    format!(
-                        "worker {name} has not synced with the controller for over {} s",
-                        self.dead_after.as_secs_f64()
-                    ),
-                )
-            };
-            st.last = Some(LastResult {
-                verdict,
-                message,
-                latency_ms: 0.0,
-                at_ms: now_ms(),
-                worker: Arc::from(SELF_VOTER),
-            });
-            st.next_round += 1;
-            let round = st.next_round - 1;
-            let before = st.decider.streak();
-            let report = Report { worker: SELF_VOTER, round, verdict, at: now_ms() as u64 };
-            let actions = st.decider.on_report(&report, &[SELF_VOTER], 1, st.def.delay);
-            self.apply(id, before, actions, out);
-        }
-    }
-
     /// Applies what the database watcher saw.
-    pub fn on_delta(&mut self, d: Delta, started: bool) {
+    pub fn on_delta(&mut self, d: Delta, started: bool, now: Now) {
         match d {
             Delta::Upserted(def) => {
                 let id = def.id;
@@ -469,8 +434,8 @@ impl Inner {
                     }
                     None => {
                         tracing::info!(check = id, name = %def.name, "check added");
-                        let due = started.then(now_ms);
-                        self.checks.insert(id, CheckState::new(def, 0, None, due));
+                        let due = started.then_some(now.ms);
+                        self.checks.insert(id, CheckState::new(def, 0, None, due, now.mono));
                     }
                 }
                 let assignable = self.checks.get(&id).is_some_and(CheckState::assignable);
@@ -495,14 +460,5 @@ impl Inner {
     }
 }
 #[cfg(test)]
-mod size_guard {
-    /// The controller holds one `CheckState` per check (100,000 and more), inline in its map:
-    /// a field added here costs that many times its size. BENCHMARKS.md has the budget.
-    #[test]
-    fn the_per_check_state_stays_small() {
-        use std::mem::size_of;
-        assert!(size_of::<super::CheckState>() <= 360, "{}", size_of::<super::CheckState>());
-        assert!(size_of::<crate::decide::Decider>() <= 40, "{}", size_of::<crate::decide::Decider>());
-        assert!(size_of::<crate::alert::Redacted>() <= 8);
-    }
-}
+mod tests;
+mod worker_checks;

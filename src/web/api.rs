@@ -15,12 +15,12 @@ use axum::Json;
 use axum::extract::Query;
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
-use sqlx::Row;
+use serde::Deserialize;
 
-use crate::controller::{CheckFilter, Controller, fence, history};
-use crate::db::Backend;
+use super::ReadModel;
+use super::view::{CheckFilter, Events, History, Shown};
 use crate::node::{NodeClient, json_error};
+use crate::util::now_ms;
 
 #[derive(Debug, Deserialize)]
 #[serde(default)]
@@ -47,65 +47,53 @@ impl Default for EventsQuery {
     }
 }
 
-/// One flip.
-#[derive(Debug, Clone, Serialize)]
-pub struct EventView {
-    pub id: i64,
-    pub check_id: i64,
-    pub check_name: Option<String>,
-    /// `online` or `offline`.
-    pub status: String,
-    /// Unix seconds.
-    pub time: Option<i64>,
-}
-
 fn bad_query(e: impl std::fmt::Display) -> Response {
     json_error(StatusCode::BAD_REQUEST, format!("query: {e}"))
 }
 
-/// Answers an `/api/...` request from the controller itself.
-pub async fn answer(c: &Controller, uri: &Uri) -> Response {
+fn no_check(id: &str) -> Response {
+    json_error(StatusCode::NOT_FOUND, format!("no enabled check with id {id}"))
+}
+
+/// Answers an `/api/...` request from the read model (the controller itself).
+pub async fn answer<R: ReadModel>(r: &R, uri: &Uri) -> Response {
     let path = uri.path().trim_end_matches('/');
     let parts: Vec<&str> = path.trim_start_matches("/api/").split('/').collect();
     match parts.as_slice() {
         ["checks"] => match Query::<CheckFilter>::try_from_uri(uri) {
             Ok(Query(f)) => {
                 if let Some(s) = &f.status
-                    && let Some(bad) = s.split(',').find(|w| !matches!(*w, "online" | "offline" | "invalid"))
+                    && let Some(bad) = s.split(',').find(|w| Shown::parse(w).is_none())
                 {
                     return json_error(
                         StatusCode::BAD_REQUEST,
                         format!("status {bad:?}: use online, offline or invalid"),
                     );
                 }
-                Json(c.checks_page(&f)).into_response()
+                Json(r.checks_page(&f)).into_response()
             }
             Err(e) => bad_query(e),
         },
-        ["checks", id] => match id.parse::<i64>().ok().and_then(|id| c.check_detail(id)) {
+        ["checks", id] => match id.parse::<i64>().ok().and_then(|id| r.check_detail(id)) {
             Some(d) => Json(d).into_response(),
-            None => json_error(StatusCode::NOT_FOUND, format!("no enabled check with id {id}")),
+            None => no_check(id),
         },
         ["checks", id, "history"] => {
-            let Some(detail) = id.parse::<i64>().ok().and_then(|id| c.check_detail(id)) else {
-                return json_error(StatusCode::NOT_FOUND, format!("no enabled check with id {id}"));
+            let Some(detail) = id.parse::<i64>().ok().and_then(|id| r.check_detail(id)) else {
+                return no_check(id);
             };
             let q = match Query::<HistoryQuery>::try_from_uri(uri) {
                 Ok(Query(q)) => q,
                 Err(e) => return bad_query(e),
             };
-            let since = crate::node::auth::now_ms() / 1000 / 3600 * 3600 - q.hours.clamp(1, 24 * 90) * 3600;
-            match fence::load_rollups(c.db(), detail.check.id, since).await {
+            let since = now_ms() / 1000 / 3600 * 3600 - q.hours.clamp(1, 24 * 90) * 3600;
+            match r.rollups(detail.check.id, since).await {
                 Ok(mut hourly) => {
                     hourly.extend(detail.hour.clone());
-                    Json(serde_json::json!({
-                        "id": detail.check.id,
-                        "recent": detail.check.recent.unwrap_or_default(),
-                        "hourly": hourly,
-                    }))
-                    .into_response()
+                    let recent = detail.check.recent.unwrap_or_default();
+                    Json(History { id: detail.check.id, recent, hourly }).into_response()
                 }
-                Err(e) => json_error(StatusCode::SERVICE_UNAVAILABLE, format!("reading rollups: {e}")),
+                Err(e) => json_error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
             }
         }
         ["events"] => {
@@ -113,41 +101,13 @@ pub async fn answer(c: &Controller, uri: &Uri) -> Response {
                 Ok(Query(q)) => q,
                 Err(e) => return bad_query(e),
             };
-            match events(c, q.limit.clamp(1, 1000), q.before).await {
-                Ok(ev) => Json(serde_json::json!({ "events": ev })).into_response(),
-                Err(e) => json_error(StatusCode::SERVICE_UNAVAILABLE, format!("reading events: {e}")),
+            match r.events(q.limit.clamp(1, 1000), q.before).await {
+                Ok(events) => Json(Events { events }).into_response(),
+                Err(e) => json_error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
             }
         }
         _ => json_error(StatusCode::NOT_FOUND, format!("no such API route: {path}")),
     }
-}
-
-async fn events(c: &Controller, limit: i64, before: Option<i64>) -> Result<Vec<EventView>, sqlx::Error> {
-    let db = c.db();
-    let epoch = match db.backend() {
-        Backend::MySql => "CAST(UNIX_TIMESTAMP(time) AS SIGNED)",
-        Backend::Postgres => "CAST(EXTRACT(EPOCH FROM time) AS BIGINT)",
-        Backend::Sqlite => "CAST(strftime('%s', time) AS INTEGER)",
-    };
-    let sql = db.sql(&format!(
-        "SELECT {}, {}, CASE WHEN type = 'offline' THEN 'offline' ELSE 'online' END, {epoch} FROM check_events \
-         WHERE id < ? ORDER BY check_events.id DESC LIMIT ?",
-        db.int("id"),
-        db.int("check_id")
-    ));
-    let rows = sqlx::query(sql).bind(before.unwrap_or(i64::MAX)).bind(limit).fetch_all(db.pool()).await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
-        let check_id: i64 = r.try_get(1)?;
-        out.push(EventView {
-            id: r.try_get(0)?,
-            check_id,
-            check_name: c.check_name(check_id),
-            status: r.try_get(2)?,
-            time: r.try_get(3).ok(),
-        });
-    }
-    Ok(out)
 }
 
 /// Forwards an `/api/...` GET to the controller at `base`, passing its status and body on.
@@ -188,7 +148,4 @@ pub async fn openapi() -> Response {
     ([("content-type", "application/json")], OPENAPI).into_response()
 }
 
-const OPENAPI: &str = include_str!("api_openapi.json");
-
-/// Keeps `history` in the public path of this module (the rollup type the API returns).
-pub type Rollup = history::Rollup;
+const OPENAPI: &str = include_str!("openapi.json");

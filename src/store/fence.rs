@@ -13,11 +13,10 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
-use super::history::Rollup;
-use crate::alert::Delivery;
-use crate::alert::outbox::{self, Flip};
-use crate::db::{Backend, Db};
-use crate::node::auth::now_ms;
+use super::model::{Delivery, Flip, Rollup};
+use super::{events, outbox};
+use crate::db::{Db, Tx};
+use crate::util::now_ms;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FenceError {
@@ -35,8 +34,6 @@ pub struct Fence {
     db: Db,
     term: u64,
 }
-
-type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
 
 impl Fence {
     /// Claims the next term for `holder`.
@@ -99,7 +96,7 @@ impl Fence {
         self.guard(&mut tx).await?;
         let sql = self.db.sql("UPDATE checks SET status = ? WHERE id = ?");
         sqlx::query(sql).bind(flip.to.as_str()).bind(flip.check_id).execute(&mut *tx).await?;
-        let event = outbox::insert_event(&self.db, &mut tx, flip.check_id, flip.to).await?;
+        let event = events::insert_event(&self.db, &mut tx, flip.check_id, flip.to).await?;
         let queued = outbox::enqueue(&self.db, &mut tx, event, flip).await?;
         let sql = self.db.sql(
             "INSERT INTO bearmon_flips (event_id, check_id, term, to_status, at) VALUES (?, ?, ?, ?, ?)",
@@ -109,7 +106,7 @@ impl Fence {
             .bind(flip.check_id)
             .bind(self.term as i64)
             .bind(flip.to.as_str())
-            .bind(crate::util::now_ms())
+            .bind(now_ms())
             .execute(&mut *tx)
             .await?;
         self.write_streak(&mut tx, flip.check_id, 0).await?;
@@ -243,69 +240,4 @@ pub async fn load_streaks(db: &Db) -> Result<HashMap<i64, u32>, FenceError> {
         out.insert(id, u32::try_from(streak).unwrap_or(0));
     }
     Ok(out)
-}
-
-/// When each check last flipped (unix ms), from `check_events`.
-///
-/// # Errors
-/// [`FenceError::Db`].
-pub async fn load_since(db: &Db) -> Result<HashMap<i64, i64>, FenceError> {
-    let epoch = match db.backend() {
-        Backend::MySql => "UNIX_TIMESTAMP(MAX(time))",
-        Backend::Postgres => "EXTRACT(EPOCH FROM MAX(time))",
-        Backend::Sqlite => "strftime('%s', MAX(time))",
-    };
-    let sql = db.sql(&format!(
-        "SELECT {}, CAST({epoch} AS {}) FROM check_events GROUP BY check_id",
-        db.int("check_id"),
-        if db.backend() == Backend::MySql { "SIGNED" } else { "BIGINT" }
-    ));
-    let rows = sqlx::query(sql).fetch_all(db.pool()).await?;
-    let mut out = HashMap::new();
-    for r in rows {
-        let id: i64 = r.try_get(0)?;
-        if let Ok(Some(secs)) = r.try_get::<Option<i64>, _>(1) {
-            out.insert(id, secs * 1000);
-        }
-    }
-    Ok(out)
-}
-
-/// A check's hourly rollups since `since_hour` (unix seconds), oldest first.
-///
-/// # Errors
-/// [`FenceError::Db`].
-pub async fn load_rollups(db: &Db, check_id: i64, since_hour: i64) -> Result<Vec<Rollup>, FenceError> {
-    let sql = db.sql(&format!(
-        "SELECT {}, {}, {}, latency_avg_ms, latency_p50_ms, latency_p95_ms, latency_max_ms FROM bearmon_rollups \
-         WHERE check_id = ? AND hour >= ? ORDER BY bearmon_rollups.hour",
-        db.int("hour"),
-        db.int("runs"),
-        db.int("failures")
-    ));
-    let rows = sqlx::query(sql).bind(check_id).bind(since_hour).fetch_all(db.pool()).await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
-        out.push(Rollup {
-            check_id,
-            hour: r.try_get(0)?,
-            runs: u32::try_from(r.try_get::<i64, _>(1)?).unwrap_or(0),
-            failures: u32::try_from(r.try_get::<i64, _>(2)?).unwrap_or(0),
-            latency_avg_ms: r.try_get(3)?,
-            latency_p50_ms: r.try_get(4)?,
-            latency_p95_ms: r.try_get(5)?,
-            latency_max_ms: r.try_get(6)?,
-        });
-    }
-    Ok(out)
-}
-
-/// Deletes rollups older than `days` (not fenced: any controller may prune).
-///
-/// # Errors
-/// [`FenceError::Db`].
-pub async fn prune_rollups(db: &Db, days: u32) -> Result<u64, FenceError> {
-    let cutoff = crate::node::auth::now_ms() / 1000 - i64::from(days) * 86_400;
-    let sql = db.sql("DELETE FROM bearmon_rollups WHERE hour < ?");
-    Ok(sqlx::query(sql).bind(cutoff).execute(db.pool()).await?.rows_affected())
 }

@@ -1,49 +1,13 @@
-//! The outbox table: enqueue (inside a flip's transaction), claim, record.
-
-use std::collections::BTreeSet;
+//! The outbox table (`bearmon_outbox`, `bearmon_outbox_attempts`): enqueue inside a flip's
+//! transaction, due rows, claim under the fence, record each attempt, prune.
 
 use sqlx::Row;
 
-use super::{Delivery, Event, idem_key};
-use crate::db::{Backend, Db};
+use super::model::{AttemptOutcome, Delivery, Event, Flip, idem_key};
+use crate::db::{Db, Tx};
 use crate::decide::Status;
-use crate::node::auth::now_ms;
-
-type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
-
-/// What a flip must notify, built by the controller from its snapshot.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Flip {
-    pub check_id: i64,
-    pub to: Status,
-    pub name: String,
-    pub kind: String,
-    /// The check's data, secrets redacted.
-    pub data: String,
-    /// The confirming result's message, secrets scrubbed.
-    pub message: String,
-    /// Contacts of enabled alerts whose type matches the new state.
-    pub contacts: Vec<i64>,
-}
-
-/// Inserts a `check_events` row and returns its id.
-///
-/// # Errors
-/// The database's.
-pub async fn insert_event(db: &Db, tx: &mut Tx<'_>, check_id: i64, to: Status) -> Result<i64, sqlx::Error> {
-    // RETURNING on PostgreSQL and SQLite; MySQL has only LAST_INSERT_ID().
-    if db.backend() != Backend::MySql {
-        let sql = db.sql(&format!(
-            "INSERT INTO check_events (check_id, type) VALUES (?, ?) RETURNING {}",
-            db.int("id")
-        ));
-        let row = sqlx::query(sql).bind(check_id).bind(to.as_str()).fetch_one(&mut **tx).await?;
-        return row.try_get(0);
-    }
-    let sql = db.sql("INSERT INTO check_events (check_id, type) VALUES (?, ?)");
-    let done = sqlx::query(sql).bind(check_id).bind(to.as_str()).execute(&mut **tx).await?;
-    done.last_insert_id().ok_or_else(|| sqlx::Error::Protocol("no id for the new check_events row".into()))
-}
+use crate::policy;
+use crate::util::now_ms;
 
 async fn opt_i64(db: &Db, tx: &mut Tx<'_>, sql: &str, binds: &[i64]) -> Result<Option<i64>, sqlx::Error> {
     let mut q = sqlx::query(db.sql(sql));
@@ -55,13 +19,14 @@ async fn opt_i64(db: &Db, tx: &mut Tx<'_>, sql: &str, binds: &[i64]) -> Result<O
 }
 
 /// Writes one outbox row per contact to notify of `flip` (event `event_id`). A recovery goes
-/// to the union of the matching alerts and everyone notified of the problem it ends.
+/// to [`policy::recovery_recipients`]: the matching alerts and everyone notified of the
+/// problem it ends.
 ///
 /// # Errors
 /// The database's.
 pub async fn enqueue(db: &Db, tx: &mut Tx<'_>, event_id: i64, flip: &Flip) -> Result<usize, sqlx::Error> {
     let now = now_ms();
-    let mut contacts: BTreeSet<i64> = flip.contacts.iter().copied().collect();
+    let mut contacts = flip.contacts.clone();
     let (incident, incident_at) = match flip.to {
         Status::Offline => (event_id, now),
         Status::Online => {
@@ -82,9 +47,8 @@ pub async fn enqueue(db: &Db, tx: &mut Tx<'_>, event_id: i64, flip: &Flip) -> Re
                         db.int("contact_id")
                     ));
                     let rows = sqlx::query(sql).bind(flip.check_id).bind(p).fetch_all(&mut **tx).await?;
-                    for r in rows {
-                        contacts.insert(r.try_get(0)?);
-                    }
+                    let told: Vec<i64> = rows.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?;
+                    contacts = policy::recovery_recipients(&flip.contacts, &told);
                     let at = opt_i64(
                         db,
                         tx,
@@ -202,43 +166,38 @@ pub async fn claim(
         db.int("created_at"),
         db.int("attempts"),
     ));
-    let r = sqlx::query(sql).bind(id).fetch_one(&mut **tx).await?;
-    let d = Delivery {
+    let (
+        event_id,
+        check_id,
+        contact_id,
+        idem_key,
+        status,
+        check_name,
+        check_type,
+        check_data,
+        message,
+        incident,
+        incident_at_ms,
+        at_ms,
+        attempts,
+    ): ClaimedRow = sqlx::query_as(sql).bind(id).fetch_one(&mut **tx).await?;
+    let event = Event { check_id, status, check_name, check_type, check_data, message };
+    let attempts = u32::try_from(attempts).unwrap_or(u32::MAX);
+    Ok(Some(Delivery {
         outbox_id: id,
-        event_id: r.try_get(0)?,
-        contact_id: r.try_get(2)?,
-        idem_key: r.try_get(3)?,
-        incident: r.try_get(9)?,
-        incident_at_ms: r.try_get(10)?,
-        at_ms: r.try_get(11)?,
-        attempts: u32::try_from(r.try_get::<i64, _>(12)?).unwrap_or(u32::MAX),
-        event: Event {
-            check_id: r.try_get(1)?,
-            status: r.try_get(4)?,
-            check_name: r.try_get(5)?,
-            check_type: r.try_get(6)?,
-            check_data: r.try_get(7)?,
-            message: r.try_get(8)?,
-        },
-    };
-    Ok(Some(d))
+        event_id,
+        contact_id,
+        idem_key,
+        incident,
+        incident_at_ms,
+        at_ms,
+        attempts,
+        event,
+    }))
 }
 
-/// How an attempt ended.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
-    Sent {
-        charge: Option<(&'static str, String)>,
-    },
-    /// Try again at this unix ms.
-    Retry {
-        at_ms: i64,
-        error: String,
-    },
-    Failed {
-        error: String,
-    },
-}
+/// The columns [`claim`] reads back, in its `SELECT`'s order.
+type ClaimedRow = (i64, i64, i64, String, String, String, String, String, String, i64, i64, i64, i64);
 
 /// Records an attempt of row `id` claimed by `term`: the row's new state and an attempt
 /// row, plus the `charges` row of an SMS or call. Conditional on the claim still being
@@ -251,14 +210,14 @@ pub async fn record(
     id: i64,
     check_id: i64,
     term: u64,
-    outcome: &Outcome,
+    outcome: &AttemptOutcome,
 ) -> Result<bool, sqlx::Error> {
     let now = now_ms();
     let mut tx = db.pool().begin().await?;
     let (state, next, error, label) = match outcome {
-        Outcome::Sent { .. } => ("sent", now, None, "sent"),
-        Outcome::Retry { at_ms, error } => ("pending", *at_ms, Some(error.clone()), "retry"),
-        Outcome::Failed { error } => ("failed", now, Some(error.clone()), "failed"),
+        AttemptOutcome::Sent { .. } => ("sent", now, None, "sent"),
+        AttemptOutcome::Retry { at_ms, error } => ("pending", *at_ms, Some(error.clone()), "retry"),
+        AttemptOutcome::Failed { error } => ("failed", now, Some(error.clone()), "failed"),
     };
     let sent_at = if state == "sent" { now } else { 0 };
     let sql = db.sql(
@@ -278,7 +237,7 @@ pub async fn record(
         "INSERT INTO bearmon_outbox_attempts (outbox_id, at, term, outcome, error) VALUES (?, ?, ?, ?, ?)",
     );
     sqlx::query(sql).bind(id).bind(now).bind(term as i64).bind(label).bind(error).execute(&mut *tx).await?;
-    if let Outcome::Sent { charge: Some((kind, sid)) } = outcome {
+    if let AttemptOutcome::Sent { charge: Some((kind, sid)) } = outcome {
         let sql = db.sql("INSERT INTO charges (check_id, type, data) VALUES (?, ?, ?)");
         sqlx::query(sql).bind(check_id).bind(*kind).bind(sid.clone()).execute(&mut *tx).await?;
     }

@@ -1,0 +1,253 @@
+//! The loops of a controller term: the run loop (term renewal, the first assignment, the
+//! change poll, round deadlines, the `worker` pseudo-checks, retention) and the commit loop
+//! (fenced writes in order, retried while the database is down). Each returns
+//! `Err(FenceError::Deposed)` once a newer term exists; `Controller::supervise` steps down.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::Controller;
+use super::state::{Commit, Effects};
+use crate::store::{FenceError, Rollup, Watcher, events, outbox};
+use crate::util::{Now, lock};
+
+/// Every this many successive database errors, the admin is mailed (gobearmon: 10).
+const DB_FAILURES_MAILED: u64 = 10;
+/// Rollup rows per transaction.
+const ROLLUP_BATCH: usize = 500;
+/// How often old history is deleted.
+const PRUNE_EVERY: Duration = Duration::from_secs(6 * 3600);
+/// Hourly rollups are kept this many days.
+const ROLLUP_DAYS: u32 = 90;
+/// Delivered or failed notifications (and their attempts) are kept this many days.
+const OUTBOX_DAYS: u32 = 30;
+
+/// A database call that may fail for a while: logs the first failure and the recovery only.
+#[derive(Debug, Default)]
+struct Failing {
+    now: bool,
+    count: u64,
+}
+
+impl Failing {
+    fn ok(&mut self, recovered: &str) {
+        if self.now {
+            tracing::info!("{recovered}");
+        }
+        self.now = false;
+        self.count = 0;
+    }
+
+    /// Records a failure; returns the number of successive failures.
+    fn failed(&mut self, e: &dyn std::fmt::Display, what: &str) -> u64 {
+        if !self.now {
+            tracing::warn!(error = %e, "{what}; retrying");
+        }
+        self.now = true;
+        self.count += 1;
+        self.count
+    }
+}
+
+impl Controller {
+    pub(super) async fn run_loop(self: Arc<Self>, mut watcher: Watcher) -> Result<(), FenceError> {
+        let tick = (self.timing.heartbeat() / 4).clamp(Duration::from_millis(50), Duration::from_millis(250));
+        let settle = (self.timing.heartbeat() * 3 / 2).min(self.timing.dead_after());
+        let (mut last_renew, mut last_poll, mut last_prune) =
+            (Instant::now(), Instant::now(), Instant::now());
+        let (mut renew, mut poll) = (Failing::default(), Failing::default());
+        let mut was_degraded = false;
+        loop {
+            let hinted = tokio::select! {
+                () = tokio::time::sleep(tick) => false,
+                () = self.superseded.notified() => true,
+                () = self.stop.cancelled() => return Ok(()),
+            };
+            if hinted || last_renew.elapsed() >= self.timing.heartbeat() {
+                last_renew = Instant::now();
+                match self.fence.renew().await {
+                    Ok(()) => renew.ok("database reachable again"),
+                    Err(e @ FenceError::Deposed { .. }) => return Err(e),
+                    Err(e) => {
+                        renew.failed(&e, "cannot renew the term in the database");
+                    }
+                }
+            }
+            let mut out = Effects::default();
+            if !self.assigning() && self.started.elapsed() >= settle {
+                let mut inner = self.lock();
+                inner.refresh_membership(Now::read(), &mut out);
+                inner.assign_all();
+                self.assigning.store(true, Ordering::Relaxed);
+                tracing::info!(workers = inner.members.len(), "first assignment made");
+            }
+            if last_poll.elapsed() >= self.timing.db_poll() {
+                last_poll = Instant::now();
+                self.poll_changes(&mut watcher, &mut poll).await;
+            }
+            if last_prune.elapsed() >= PRUNE_EVERY {
+                last_prune = Instant::now();
+                self.prune().await;
+            }
+            self.tick_state(&mut out, &mut was_degraded);
+            self.dispatch(out);
+        }
+    }
+
+    /// Reads the change log and applies what changed: checks to the state, contacts to the
+    /// contact book.
+    async fn poll_changes(&self, watcher: &mut Watcher, failing: &mut Failing) {
+        match watcher.poll().await {
+            Ok(deltas) => {
+                failing.ok("reading the database again");
+                let now = Now::read();
+                let assigning = self.assigning();
+                let mut inner = self.lock();
+                for d in deltas {
+                    if let crate::store::Delta::Contact(id) = d {
+                        let row = watcher.snapshot().contacts.get(&id);
+                        lock(&self.contacts).set(id, row.map(|c| (c.kind.as_str(), c.data.as_str())));
+                    }
+                    inner.on_delta(d, assigning, now);
+                }
+            }
+            Err(e) => {
+                let n = failing.failed(&e, "cannot poll the database for changed checks");
+                if n.is_multiple_of(DB_FAILURES_MAILED) {
+                    self.admin.send(
+                        "bearmon: successive database errors",
+                        &format!(
+                            "Controller {} (term {}) got {n} successive database errors; the last: {e}",
+                            self.name,
+                            self.term()
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Membership, round deadlines, the `worker` pseudo-checks and the degraded state.
+    fn tick_state(&self, out: &mut Effects, was_degraded: &mut bool) {
+        let now = Now::read();
+        let mut inner = self.lock();
+        if self.assigning() {
+            inner.refresh_membership(now, out);
+        }
+        inner.expire_rounds(now, out);
+        if self.started.elapsed() >= self.timing.dead_after() {
+            inner.eval_worker_checks(now, out);
+        }
+        let live = inner.live(now.mono).len();
+        self.metrics.workers_live.set(live as i64);
+        let degraded = crate::decide::degraded(live, self.confirmations);
+        self.metrics.degraded.set(i64::from(degraded));
+        if degraded != *was_degraded && self.assigning() {
+            if degraded {
+                tracing::warn!(
+                    live,
+                    confirmations = self.confirmations,
+                    "cluster degraded: fewer live workers than confirmations; flipping with the workers there are"
+                );
+            } else {
+                tracing::info!(live, confirmations = self.confirmations, "cluster no longer degraded");
+            }
+            *was_degraded = degraded;
+        }
+    }
+
+    /// Deletes rollups and finished outbox rows past their retention (any term may).
+    async fn prune(&self) {
+        match events::prune_rollups(self.fence.db(), ROLLUP_DAYS).await {
+            Ok(n) if n > 0 => tracing::info!(rows = n, days = ROLLUP_DAYS, "pruned old rollups"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "pruning rollups failed"),
+        }
+        match outbox::prune(self.fence.db(), OUTBOX_DAYS).await {
+            Ok(n) if n > 0 => tracing::info!(rows = n, days = OUTBOX_DAYS, "pruned delivered notifications"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "pruning the outbox failed"),
+        }
+    }
+
+    /// Applies commits in order, retrying while the database is down. Hourly rollups (up to
+    /// one per check at each hour's end) are written in batches between the other commits,
+    /// so a flip never waits behind 100,000 of them.
+    pub(super) async fn commit_loop(
+        self: Arc<Self>,
+        mut rx: mpsc::UnboundedReceiver<Commit>,
+    ) -> Result<(), FenceError> {
+        let mut rollups: VecDeque<Rollup> = VecDeque::new();
+        loop {
+            let mut batch = Vec::new();
+            if rollups.is_empty() {
+                tokio::select! {
+                    c = rx.recv() => match c { Some(c) => batch.push(c), None => return Ok(()) },
+                    () = self.stop.cancelled() => return Ok(()),
+                }
+            }
+            while let Ok(c) = rx.try_recv() {
+                batch.push(c);
+            }
+            for c in batch {
+                match c {
+                    Commit::Rollup(r) => rollups.push_back(r),
+                    other => self.with_retry(&other).await?,
+                }
+                if self.stop.is_cancelled() {
+                    return Ok(());
+                }
+            }
+            if !rollups.is_empty() {
+                let n = rollups.len().min(ROLLUP_BATCH);
+                let chunk: Vec<Rollup> = rollups.drain(..n).collect();
+                self.with_retry(&Commit::Rollups(chunk)).await?;
+            }
+            if self.stop.is_cancelled() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Applies one commit, retrying with backoff until it is written, the controller stops
+    /// (`Ok`, nothing written) or the database refuses the term.
+    async fn with_retry(&self, c: &Commit) -> Result<(), FenceError> {
+        let mut backoff = Duration::from_millis(250);
+        loop {
+            let r = match c {
+                Commit::Flip(flip) => self.fence.commit_flip(flip).await.map(|(event, queued)| {
+                    self.metrics.check_flips.get_or_create(&vec![("to", flip.to.as_str())]).inc();
+                    tracing::info!(
+                        check = flip.check_id,
+                        to = flip.to.as_str(),
+                        event,
+                        notifications = queued,
+                        term = self.term(),
+                        "flip committed"
+                    );
+                    self.outbox_wake.notify_one();
+                }),
+                Commit::Streak { check_id, streak } => self.fence.save_streak(*check_id, *streak).await,
+                Commit::Rollup(r) => self.fence.write_rollups(std::slice::from_ref(r)).await,
+                Commit::Rollups(rs) => self.fence.write_rollups(rs).await,
+            };
+            match r {
+                Ok(()) => return Ok(()),
+                Err(e @ FenceError::Deposed { .. }) => return Err(e),
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_in = ?backoff, "commit failed; retrying");
+                    tokio::select! {
+                        () = tokio::time::sleep(backoff) => {}
+                        () = self.stop.cancelled() => return Ok(()),
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! The controller as the web room's read model: one page of checks filtered in memory, one
+//! check in full, and the history and events read through the store.
+
+use super::Controller;
+use super::history::{self, Sample};
+use super::state::{CheckState, Inner};
+use crate::decide::Status;
+use crate::store::{Rollup, events};
+use crate::util::rfc3339;
+use crate::web::view::{
+    AlertView, CheckDetail, CheckFilter, CheckStatus, ChecksPage, EventView, LastResultView, Shown,
+    StatusCounts,
+};
+use crate::web::{ReadModel, WebError};
+
+/// Largest page the API hands out.
+const MAX_PER_PAGE: usize = 1000;
+
+fn shown(s: &CheckState) -> Shown {
+    match (&s.def.spec, s.decider.status()) {
+        (Err(_), _) => Shown::Invalid,
+        (Ok(_), Status::Online) => Shown::Online,
+        (Ok(_), Status::Offline) => Shown::Offline,
+    }
+}
+
+fn status_of(s: &CheckState, inner: &Inner, recent: usize) -> CheckStatus {
+    let skip = s.recent.iter().count().saturating_sub(recent);
+    CheckStatus {
+        id: s.def.id,
+        name: s.def.name.clone(),
+        kind: s.def.kind.clone(),
+        status: shown(s),
+        error: s.def.spec.as_ref().err().map(ToString::to_string),
+        since: s.since_ms.and_then(rfc3339),
+        interval: s.def.interval.as_secs(),
+        delay: s.def.delay,
+        worker: inner.assign.owner(s.def.id).map(str::to_string),
+        streak: s.decider.streak(),
+        last_result: s.last.as_ref().map(|l| LastResultView {
+            verdict: l.verdict,
+            message: s.redacted.scrub(&l.message),
+            latency_ms: l.latency_ms,
+            at: rfc3339(l.at_ms),
+            worker: l.worker.to_string(),
+        }),
+        recent: (recent > 0).then(|| s.recent.iter().skip(skip).map(Sample::view).collect()),
+    }
+}
+
+fn read_err(what: &'static str) -> impl Fn(sqlx::Error) -> WebError {
+    move |e| WebError::Read { what, reason: e.to_string() }
+}
+
+impl ReadModel for Controller {
+    fn checks_page(&self, f: &CheckFilter) -> ChecksPage {
+        let inner = self.lock();
+        let mut counts = StatusCounts::default();
+        let q = f.q.as_deref().map(str::to_lowercase).filter(|q| !q.is_empty());
+        let mut ids: Vec<i64> = Vec::new();
+        for (id, s) in &inner.checks {
+            let status = shown(s);
+            counts.add(status);
+            if !f.wants(status) {
+                continue;
+            }
+            if let Some(q) = &q
+                && !s.def.name.to_lowercase().contains(q.as_str())
+                && !id.to_string().contains(q.as_str())
+            {
+                continue;
+            }
+            ids.push(*id);
+        }
+        ids.sort_unstable();
+        let per_page = f.per_page.clamp(1, MAX_PER_PAGE);
+        let page = f.page.max(1);
+        let checks = ids
+            .iter()
+            .skip((page - 1) * per_page)
+            .take(per_page)
+            .filter_map(|id| inner.checks.get(id))
+            .map(|s| status_of(s, &inner, f.recent))
+            .collect();
+        ChecksPage { checks, total: ids.len(), page, per_page, counts }
+    }
+
+    fn check_detail(&self, id: i64) -> Option<CheckDetail> {
+        let inner = self.lock();
+        let s = inner.checks.get(&id)?;
+        let shown = s.redacted.data(&s.def.data);
+        let data = serde_json::from_str(shown).unwrap_or(serde_json::Value::String(shown.to_string()));
+        Some(CheckDetail {
+            check: status_of(s, &inner, history::RECENT),
+            data,
+            alerts: s
+                .def
+                .alerts
+                .iter()
+                .map(|a| AlertView { contact_id: a.contact_id, when: a.when.as_str().to_string() })
+                .collect(),
+            hour: s.hour.as_ref().map(|h| h.rollup(id)),
+        })
+    }
+
+    async fn rollups(&self, id: i64, since_hour: i64) -> Result<Vec<Rollup>, WebError> {
+        events::load_rollups(self.fence.db(), id, since_hour).await.map_err(read_err("rollups"))
+    }
+
+    async fn events(&self, limit: i64, before: Option<i64>) -> Result<Vec<EventView>, WebError> {
+        let rows = events::recent(self.fence.db(), limit, before).await.map_err(read_err("events"))?;
+        let inner = self.lock();
+        Ok(rows
+            .into_iter()
+            .map(|r| EventView {
+                id: r.id,
+                check_id: r.check_id,
+                check_name: inner.checks.get(&r.check_id).map(|s| s.def.name.clone()),
+                status: r.status,
+                time: r.time,
+            })
+            .collect())
+    }
+}

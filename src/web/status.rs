@@ -1,0 +1,77 @@
+//! Serving the status page on the viewserver: fetches the controller's typed read model over
+//! the signed node client and renders it ([`super::page`]). The viewserver hands in its
+//! current cluster view; nothing here knows how it was elected.
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use super::page;
+use super::view::{CheckDetail, ChecksPage, History, Shown};
+use crate::node::NodeClient;
+use crate::node::proto::ClusterView;
+
+/// The list page's query string.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PageQuery {
+    pub page: Option<u64>,
+    pub q: String,
+    pub status: String,
+}
+
+/// Fetches `path_and_query` from the controller and reads it as `T`.
+async fn from_controller<T: DeserializeOwned>(
+    client: &NodeClient,
+    cluster: &ClusterView,
+    path_and_query: &str,
+) -> Result<T, String> {
+    let base = cluster
+        .controller_url
+        .as_deref()
+        .ok_or("No controller is elected yet: start a worker with a database.")?;
+    let url = format!("{}{path_and_query}", base.trim_end_matches('/'));
+    match client.get_raw(&url, Duration::from_secs(10)).await {
+        Ok((200, body)) => serde_json::from_slice(&body).map_err(|e| format!("the controller's answer: {e}")),
+        Ok((status, body)) => {
+            Err(format!("the controller answered {status}: {}", String::from_utf8_lossy(&body)))
+        }
+        Err(e) => Err(format!("cannot reach the controller: {e}")),
+    }
+}
+
+fn html(status: StatusCode, body: String) -> Response {
+    (status, [("content-type", "text/html; charset=utf-8"), ("cache-control", "no-store")], body)
+        .into_response()
+}
+
+/// `GET /`: one page of checks.
+pub async fn index(client: &NodeClient, cluster: &ClusterView, q: &PageQuery) -> Response {
+    let status = if Shown::parse(&q.status).is_some() { q.status.clone() } else { String::new() };
+    let mut path = format!("/api/checks?per_page=50&recent=60&page={}", q.page.unwrap_or(1).max(1));
+    if !q.q.is_empty() {
+        path.push_str("&q=");
+        path.extend(url::form_urlencoded::byte_serialize(q.q.as_bytes()));
+    }
+    if !status.is_empty() {
+        path.push_str(&format!("&status={status}"));
+    }
+    match from_controller::<ChecksPage>(client, cluster, &path).await {
+        Ok(p) => html(StatusCode::OK, page::index(cluster, &p, &q.q, &status)),
+        Err(why) => html(StatusCode::SERVICE_UNAVAILABLE, page::unavailable(cluster, &why)),
+    }
+}
+
+/// `GET /checks/{id}`: one check with its charts.
+pub async fn check(client: &NodeClient, cluster: &ClusterView, id: i64) -> Response {
+    let detail = from_controller::<CheckDetail>(client, cluster, &format!("/api/checks/{id}")).await;
+    let history =
+        from_controller::<History>(client, cluster, &format!("/api/checks/{id}/history?hours=24")).await;
+    match (detail, history) {
+        (Ok(d), Ok(h)) => html(StatusCode::OK, page::check(cluster, &d, &h)),
+        (Err(why), _) | (_, Err(why)) => html(StatusCode::NOT_FOUND, page::unavailable(cluster, &why)),
+    }
+}

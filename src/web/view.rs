@@ -1,0 +1,176 @@
+//! The typed read model: what `/api/*` answers and the status page renders. Every type
+//! serializes to the API's JSON and reads back from it, so the viewserver renders the page
+//! from the controller's answer as typed values, never by string keys.
+
+use serde::{Deserialize, Serialize};
+
+use crate::check::Verdict;
+use crate::store::Rollup;
+
+/// A check's state as shown: its committed state, or `invalid` when its row cannot run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Shown {
+    Online,
+    Offline,
+    Invalid,
+}
+
+impl Shown {
+    pub const ALL: [Shown; 3] = [Shown::Online, Shown::Offline, Shown::Invalid];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Shown::Online => "online",
+            Shown::Offline => "offline",
+            Shown::Invalid => "invalid",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+/// One check as `GET /api/checks` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckStatus {
+    pub id: i64,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub status: Shown,
+    /// Why the check is invalid.
+    pub error: Option<String>,
+    /// When the state last flipped (RFC 3339), if known.
+    pub since: Option<String>,
+    pub interval: u64,
+    pub delay: u32,
+    /// The worker running it now.
+    pub worker: Option<String>,
+    /// Consecutive contrary rounds so far.
+    pub streak: u32,
+    pub last_result: Option<LastResultView>,
+    /// The last results, oldest first, when asked for (`?recent=N`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recent: Option<Vec<SampleView>>,
+}
+
+/// What `GET /api/checks` filters on.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct CheckFilter {
+    /// `online`, `offline`, `invalid`, or several comma-separated.
+    pub status: Option<String>,
+    /// A substring of the name (any case) or of the id.
+    pub q: Option<String>,
+    pub page: usize,
+    pub per_page: usize,
+    /// How many recent results to include per check (0: none).
+    pub recent: usize,
+}
+
+impl Default for CheckFilter {
+    fn default() -> Self {
+        CheckFilter { status: None, q: None, page: 1, per_page: 100, recent: 0 }
+    }
+}
+
+impl CheckFilter {
+    /// Whether a check in state `s` passes the `status` filter.
+    pub fn wants(&self, s: Shown) -> bool {
+        self.status.as_deref().is_none_or(|want| want.split(',').any(|w| w == s.as_str()))
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StatusCounts {
+    pub online: usize,
+    pub offline: usize,
+    pub invalid: usize,
+}
+
+impl StatusCounts {
+    pub fn add(&mut self, s: Shown) {
+        match s {
+            Shown::Online => self.online += 1,
+            Shown::Offline => self.offline += 1,
+            Shown::Invalid => self.invalid += 1,
+        }
+    }
+}
+
+/// The body of `GET /api/checks`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChecksPage {
+    pub checks: Vec<CheckStatus>,
+    /// Checks matching the filter, over all pages.
+    pub total: usize,
+    pub page: usize,
+    pub per_page: usize,
+    /// Checks in each state, ignoring the filter.
+    pub counts: StatusCounts,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertView {
+    pub contact_id: i64,
+    /// `online`, `offline` or `both`.
+    pub when: String,
+}
+
+/// The body of `GET /api/checks/{id}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckDetail {
+    #[serde(flatten)]
+    pub check: CheckStatus,
+    /// `checks.data` with secrets replaced by `***`.
+    pub data: serde_json::Value,
+    pub alerts: Vec<AlertView>,
+    /// This hour so far.
+    pub hour: Option<Rollup>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LastResultView {
+    pub verdict: Verdict,
+    pub message: String,
+    pub latency_ms: f64,
+    pub at: Option<String>,
+    pub worker: String,
+}
+
+/// One recent result.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SampleView {
+    /// Unix seconds.
+    pub at: u32,
+    pub verdict: Verdict,
+    pub latency_ms: f32,
+}
+
+/// The body of `GET /api/checks/{id}/history`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct History {
+    pub id: i64,
+    pub recent: Vec<SampleView>,
+    pub hourly: Vec<Rollup>,
+}
+
+/// One flip.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventView {
+    pub id: i64,
+    pub check_id: i64,
+    pub check_name: Option<String>,
+    /// `online` or `offline`.
+    pub status: String,
+    /// Unix seconds.
+    pub time: Option<i64>,
+}
+
+/// The body of `GET /api/events`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Events {
+    pub events: Vec<EventView>,
+}
