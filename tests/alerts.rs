@@ -357,3 +357,30 @@ async fn a_contact_pointing_at_the_nodes_own_api_is_refused_and_the_rest_carry_o
     assert!(c.workers.iter().any(|w| w.logged("notification not sent")));
     assert!(get_json(&format!("{}/api/cluster", c.vs.url)).await.is_some(), "the node still serves");
 }
+
+/// gobearmon users insert rows in any order: an alert inserted before its contact must not
+/// be skipped until the next full resync (10 minutes); the contact inserted after it is told
+/// of the next flip.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_contact_inserted_after_its_alert_is_told_of_the_next_flip() {
+    let Some((db, url)) = fresh_db(Backend::MySql).await else { return };
+    let hooks = Receiver::start(Mode::Ok).await;
+    let target = Receiver::start(Mode::Ok).await;
+    let check = add_secret_check(&db, &target).await;
+    // Contact 1 does not exist yet.
+    exec(&db, &format!("INSERT INTO alerts (check_id, contact_id, type) VALUES ({check}, 1, 'both')")).await;
+    let c = Cluster::start_with(&url, &["w1", "w2"], &[], 2, FAST_RETRIES, "");
+    c.wait_ready(2).await;
+    wait_status(&c, check, "online").await;
+    exec(&db, &format!("INSERT INTO contacts (type, data) VALUES ('http', '{}')", hooks.url("/late"))).await;
+    assert_eq!(last_id(&db, "contacts").await, 1);
+    // Time for the controller's next poll of the change log.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    target.set_mode(Mode::Status(503));
+    wait_status(&c, check, "offline").await;
+    let told =
+        wait_for(Duration::from_secs(15), || async { (!hooks.seen_at("/late").is_empty()).then_some(()) })
+            .await;
+    assert!(told.is_some(), "the contact inserted after its alert was not told of the flip");
+    assert_eq!(hooks.seen_at("/late")[0].form().get("status").map(String::as_str), Some("offline"));
+}

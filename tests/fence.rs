@@ -26,6 +26,7 @@ async fn status(db: &Db, check_id: i64) -> String {
 
 fn flip(to: Status, contacts: &[i64]) -> Flip {
     Flip {
+        key: format!("test-{to:?}-{contacts:?}"),
         check_id: 1,
         to,
         name: "t".into(),
@@ -156,3 +157,63 @@ async fn a_frozen_transaction_does_not_block_the_next_claim(backend: Backend) {
 }
 
 on_every_backend!(a_frozen_transaction_does_not_block_the_next_claim);
+
+/// A commit whose COMMIT went through but whose answer was lost is retried by the controller
+/// with the same flip: the retry must not write a second event or queue the notifications
+/// again.
+async fn a_flip_retried_after_its_commit_is_written_once(backend: Backend) {
+    let Some((db, _)) = fresh_db(backend).await else { return };
+    exec(&db, "INSERT INTO checks (name, type, data) VALUES ('t', 'tcp', '{\"address\":\"127.0.0.1:1\"}')")
+        .await;
+    let fence = Fence::claim(&db, "w1").await.unwrap();
+    let f = flip(Status::Offline, &[5, 6]);
+    let (event, queued) = fence.commit_flip(&f).await.unwrap();
+    assert_eq!(queued, 2);
+    let again = fence.commit_flip(&f).await.unwrap();
+    assert_eq!(again, (event, 0), "the retried flip was written again");
+    assert_eq!(events(&db, 1).await, vec!["offline"]);
+    assert_eq!(outbox(&db).await.len(), 2, "the retried flip queued its notifications again");
+}
+
+on_every_backend!(a_flip_retried_after_its_commit_is_written_once);
+
+/// A receiver down during an outage: the problem's notification backs off, the check
+/// recovers, and the recovery must not be sent to that contact before the problem is
+/// delivered or given up (PagerDuty never resolves an incident it hears of after its end).
+async fn a_notification_waits_for_the_earlier_one_of_its_pair(backend: Backend) {
+    use bearmon::store::AttemptOutcome;
+    use bearmon::store::outbox::{due, record};
+    let Some((db, _)) = fresh_db(backend).await else { return };
+    exec(&db, "INSERT INTO checks (name, type, data) VALUES ('t', 'tcp', '{\"address\":\"127.0.0.1:1\"}')")
+        .await;
+    let fence = Fence::claim(&db, "w1").await.unwrap();
+    let term = fence.term();
+    // Rows 1 (contact 5) and 2 (contact 6): the problem.
+    fence.commit_flip(&flip(Status::Offline, &[5, 6])).await.unwrap();
+    // Contact 5's receiver is down: its attempt is to be retried in an hour.
+    assert!(fence.claim_outbox(1, i64::MAX).await.unwrap().is_some());
+    let later = bearmon::util::now_ms() + 3_600_000;
+    let retry = AttemptOutcome::Retry { at_ms: later, error: "connection refused".into() };
+    assert!(record(&db, 1, 1, term, &retry).await.unwrap());
+    // Rows 3 (contact 5) and 4 (contact 6): the recovery.
+    fence.commit_flip(&flip(Status::Online, &[5, 6])).await.unwrap();
+    assert_eq!(due(&db, term, 100).await.unwrap(), vec![2], "only contact 6's problem may go now");
+    assert!(fence.claim_outbox(2, i64::MAX).await.unwrap().is_some());
+    let sent = AttemptOutcome::Sent { charge: None };
+    assert!(record(&db, 2, 1, term, &sent).await.unwrap());
+    assert_eq!(due(&db, term, 100).await.unwrap(), vec![4], "contact 6's recovery follows its problem");
+    // Contact 5's problem is given up: its recovery may go.
+    assert!(fence.claim_outbox(4, i64::MAX).await.unwrap().is_some());
+    assert!(record(&db, 4, 1, term, &sent).await.unwrap());
+    exec(&db, "UPDATE bearmon_outbox SET next_attempt_at = 0 WHERE id = 1").await;
+    assert!(fence.claim_outbox(1, i64::MAX).await.unwrap().is_some());
+    let failed = AttemptOutcome::Failed { error: "gave up".into() };
+    assert!(record(&db, 1, 1, term, &failed).await.unwrap());
+    assert_eq!(
+        due(&db, term, 100).await.unwrap(),
+        vec![3],
+        "contact 5's recovery goes once its problem is given up"
+    );
+}
+
+on_every_backend!(a_notification_waits_for_the_earlier_one_of_its_pair);

@@ -32,7 +32,7 @@ use crate::config::Timing;
 use crate::metrics::Metrics;
 use crate::node::NodeClient;
 use crate::node::proto::{AskMsg, AskRequest, AssignmentMsg, SyncRequest, SyncResponse};
-use crate::store::{Fence, FenceError, Snapshot, Store, StoreError, Watcher, events, fence};
+use crate::store::{Fence, FenceError, Flip, Snapshot, Store, StoreError, Watcher, events, fence};
 use crate::util::{Now, lock};
 use state::{Commit, Effects, Inner};
 
@@ -275,9 +275,29 @@ impl Controller {
         Ok(SyncResponse { term: self.term(), assignment })
     }
 
+    /// Drops the recipients of `f` that no `contacts` row exists for (yet): an alert may be
+    /// inserted before its contact, which is then told of the flips after it arrives.
+    fn known_contacts(&self, f: &mut Flip) {
+        let book = lock(&self.contacts);
+        f.contacts.retain(|id| {
+            let known = book.get(*id).is_some();
+            if !known {
+                tracing::warn!(
+                    check = f.check_id,
+                    contact = id,
+                    "an alert names a contact that does not exist; not told of this flip"
+                );
+            }
+            known
+        });
+    }
+
     /// Sends the asks and queues the commits one step produced.
     fn dispatch(self: &Arc<Self>, out: Effects) {
-        for c in out.commits {
+        for mut c in out.commits {
+            if let Commit::Flip(f) = &mut c {
+                self.known_contacts(f);
+            }
             // The receiver lives as long as the controller; a send error means it stopped.
             let _ = self.commits.send(c);
         }

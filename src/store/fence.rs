@@ -87,13 +87,23 @@ impl Fence {
 
     /// Commits a flip: the new `checks.status`, its `check_events` row, one outbox row per
     /// contact to notify and the reset streak, all or nothing, and only under a current term.
-    /// Returns the event id and how many notifications were queued.
+    /// Returns the event id and how many notifications were queued. A flip whose key is
+    /// already committed (an earlier attempt's COMMIT went through but its answer was lost)
+    /// changes nothing: its event id and 0 are returned.
     ///
     /// # Errors
     /// [`FenceError::Deposed`] (nothing written) or [`FenceError::Db`].
     pub async fn commit_flip(&self, flip: &Flip) -> Result<(i64, usize), FenceError> {
         let mut tx = self.db.pool().begin().await?;
         self.guard(&mut tx).await?;
+        let sql = self
+            .db
+            .sql(&format!("SELECT {} FROM bearmon_flip_keys WHERE flip_key = ?", self.db.int("event_id")));
+        if let Some(row) = sqlx::query(sql).bind(flip.key.clone()).fetch_optional(&mut *tx).await? {
+            let event: i64 = row.try_get(0)?;
+            tracing::info!(check = flip.check_id, key = %flip.key, event, "flip already committed; not written again");
+            return Ok((event, 0));
+        }
         let sql = self.db.sql("UPDATE checks SET status = ? WHERE id = ?");
         sqlx::query(sql).bind(flip.to.as_str()).bind(flip.check_id).execute(&mut *tx).await?;
         let event = events::insert_event(&self.db, &mut tx, flip.check_id, flip.to).await?;
@@ -109,6 +119,8 @@ impl Fence {
             .bind(now_ms())
             .execute(&mut *tx)
             .await?;
+        let sql = self.db.sql("INSERT INTO bearmon_flip_keys (flip_key, event_id) VALUES (?, ?)");
+        sqlx::query(sql).bind(flip.key.clone()).bind(event).execute(&mut *tx).await?;
         self.write_streak(&mut tx, flip.check_id, 0).await?;
         tx.commit().await?;
         Ok((event, queued))

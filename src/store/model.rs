@@ -99,6 +99,9 @@ impl Snapshot {
 /// What a flip must notify, built by the controller from its snapshot.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Flip {
+    /// Unique among every flip ever committed (`t<term>-f<sequence within the term>`): a retry
+    /// of a commit whose acknowledgement was lost finds it and writes nothing again.
+    pub key: String,
     pub check_id: i64,
     pub to: Status,
     pub name: String,

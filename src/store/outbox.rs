@@ -97,7 +97,9 @@ fn cast_max(db: &Db, col: &str) -> String {
     db.int(&format!("MAX({col})"))
 }
 
-/// Rows that may be claimed now by the controller of `term`, oldest first.
+/// Rows that may be claimed now by the controller of `term`, oldest first. A row waits while
+/// an earlier row of the same check and contact is not yet delivered or given up, so a
+/// recovery never overtakes the problem it ends (a receiver that was down gets them in order).
 ///
 /// # Errors
 /// The database's.
@@ -105,7 +107,11 @@ pub async fn due(db: &Db, term: u64, limit: i64) -> Result<Vec<i64>, sqlx::Error
     let now = now_ms();
     let sql = db.sql(&format!(
         "SELECT {} FROM bearmon_outbox WHERE (state = 'pending' OR (state = 'sending' AND (claimed_until < ? OR claim_term < ?))) \
-         AND next_attempt_at <= ? ORDER BY bearmon_outbox.id LIMIT ?",
+         AND next_attempt_at <= ? \
+         AND NOT EXISTS (SELECT 1 FROM bearmon_outbox earlier WHERE earlier.check_id = bearmon_outbox.check_id \
+         AND earlier.contact_id = bearmon_outbox.contact_id AND earlier.id < bearmon_outbox.id \
+         AND earlier.state IN ('pending', 'sending')) \
+         ORDER BY bearmon_outbox.id LIMIT ?",
         db.int("id")
     ));
     let rows =

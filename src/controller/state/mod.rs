@@ -154,6 +154,8 @@ pub struct Inner {
     confirmations: usize,
     dead_after: Duration,
     term: u64,
+    /// Flips made in this term so far: numbers each flip's key.
+    flips: u64,
 }
 
 impl Inner {
@@ -187,6 +189,7 @@ impl Inner {
             confirmations,
             dead_after,
             term,
+            flips: 0,
         }
     }
 
@@ -360,7 +363,9 @@ impl Inner {
                     tracing::info!(check = id, name = %st.def.name, to = to.as_str(), round, "check flips");
                     st.since_ms = Some(now.ms);
                     let message = st.last.as_ref().map(|l| st.redacted.scrub(&l.message)).unwrap_or_default();
+                    self.flips += 1;
                     out.commits.push(Commit::Flip(Flip {
+                        key: format!("t{}-f{}", self.term, self.flips),
                         check_id: id,
                         to,
                         name: st.def.name.clone(),
