@@ -167,6 +167,18 @@ fn secret(v: Option<String>) -> Result<String, ConfigError> {
     Ok(s)
 }
 
+/// `BEARMON_SMTP_PASSWORD` and `BEARMON_TWILIO_AUTH_TOKEN` replace the file's values (SPEC
+/// §1: secrets may stay out of config files), in the sections the file has.
+fn secrets_from_env(smtp: &mut Option<SmtpConfig>, twilio: &mut Option<TwilioConfig>) {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    if let (Some(s), Some(pw)) = (smtp.as_mut(), env("BEARMON_SMTP_PASSWORD")) {
+        s.password = Some(pw);
+    }
+    if let (Some(t), Some(token)) = (twilio.as_mut(), env("BEARMON_TWILIO_AUTH_TOKEN")) {
+        t.auth_token = token;
+    }
+}
+
 /// Everything a viewserver runs with.
 #[derive(Debug, Clone)]
 pub struct ViewserverConfig {
@@ -189,6 +201,8 @@ impl ViewserverConfig {
         secret_flag: Option<String>,
     ) -> Result<Self, ConfigError> {
         file.timing.validate()?;
+        let mut file = file;
+        secrets_from_env(&mut file.smtp, &mut None);
         crate::alert::config::validate(file.smtp.as_ref(), None, &file.alerts)?;
         let listen = listen.or(file.listen).unwrap_or_else(|| "127.0.0.1:7300".into());
         Ok(ViewserverConfig {
@@ -237,8 +251,9 @@ impl WorkerConfig {
     ///
     /// # Errors
     /// [`ConfigError`] naming the key.
-    pub fn resolve(file: WorkerFile, flags: WorkerFlags) -> Result<Self, ConfigError> {
+    pub fn resolve(mut file: WorkerFile, flags: WorkerFlags) -> Result<Self, ConfigError> {
         file.timing.validate()?;
+        secrets_from_env(&mut file.smtp, &mut file.twilio);
         crate::alert::config::validate(file.smtp.as_ref(), file.twilio.as_ref(), &file.alerts)?;
         let name = flags.name.or(file.name).ok_or(ConfigError::Missing {
             key: "name",

@@ -38,7 +38,7 @@ fn target(kind: &str, data: &str) -> Target {
     parse(kind, data).unwrap()
 }
 
-fn smtp(port: u16, starttls: bool, ca: Option<std::path::PathBuf>) -> SmtpConfig {
+fn smtp(port: u16, starttls: Option<bool>, ca: Option<std::path::PathBuf>) -> SmtpConfig {
     SmtpConfig {
         host: "127.0.0.1".into(),
         port: Some(port),
@@ -56,7 +56,7 @@ fn smtp(port: u16, starttls: bool, ca: Option<std::path::PathBuf>) -> SmtpConfig
 async fn email_plain_with_gobearmon_text_and_message_id() {
     common::init();
     let sink = SmtpSink::start(None);
-    let n = Notifier::new(Some(&smtp(sink.port, false, None)), None, AlertsConfig::default()).unwrap();
+    let n = Notifier::new(Some(&smtp(sink.port, Some(false), None)), None, AlertsConfig::default()).unwrap();
     let d = delivery("offline", "HTTP 503");
     assert_eq!(n.deliver(&target("email", "oncall@example.com"), &d).await, Ok(None));
     let msgs = sink.messages();
@@ -82,9 +82,12 @@ async fn email_over_starttls() {
     std::fs::write(&cert_pem, pem("CERTIFICATE", cert.as_ref())).unwrap();
     std::fs::write(&key_pem, pem("PRIVATE KEY", key.secret_der())).unwrap();
     let sink = SmtpSink::start(Some((&cert_pem, &key_pem)));
-    let n =
-        Notifier::new(Some(&smtp(sink.port, true, Some(cert_pem.clone()))), None, AlertsConfig::default())
-            .unwrap();
+    let n = Notifier::new(
+        Some(&smtp(sink.port, Some(true), Some(cert_pem.clone()))),
+        None,
+        AlertsConfig::default(),
+    )
+    .unwrap();
     let d = delivery("online", "");
     assert_eq!(n.deliver(&target("email", "oncall@example.com"), &d).await, Ok(None));
     let msgs = sink.messages();
@@ -92,9 +95,44 @@ async fn email_over_starttls() {
     assert!(msgs[0].contains("Check [my http check] is now online."), "{}", msgs[0]);
 
     // Without trusting the server's certificate, nothing is sent in clear instead.
-    let n = Notifier::new(Some(&smtp(sink.port, true, None)), None, AlertsConfig::default()).unwrap();
+    let n = Notifier::new(Some(&smtp(sink.port, Some(true), None)), None, AlertsConfig::default()).unwrap();
     assert!(n.deliver(&target("email", "oncall@example.com"), &d).await.is_err());
     assert_eq!(sink.messages().len(), 1);
+}
+
+/// gobearmon's `[smtp]` (no `starttls` key) against a local relay that offers no STARTTLS:
+/// delivered in clear, as gobearmon did; against one that requires it: over STARTTLS; and
+/// with a username, never in clear.
+#[tokio::test(flavor = "multi_thread")]
+async fn gobearmon_smtp_uses_starttls_when_offered_and_requires_it_with_credentials() {
+    common::init();
+    let d = delivery("offline", "HTTP 503");
+    let relay = SmtpSink::start(None);
+    let n = Notifier::new(Some(&smtp(relay.port, None, None)), None, AlertsConfig::default()).unwrap();
+    assert_eq!(n.deliver(&target("email", "oncall@example.com"), &d).await, Ok(None));
+    assert_eq!(relay.messages().len(), 1, "a relay without STARTTLS gets the mail");
+
+    let with_user = SmtpConfig {
+        username: Some("bearmon".into()),
+        password: Some("pw".into()),
+        ..smtp(relay.port, None, None)
+    };
+    let n = Notifier::new(Some(&with_user), None, AlertsConfig::default()).unwrap();
+    let e = n.deliver(&target("email", "oncall@example.com"), &d).await.unwrap_err();
+    assert!(format!("{e:?}").to_lowercase().contains("starttls"), "{e:?}");
+    assert_eq!(relay.messages().len(), 1, "credentials are never sent in clear");
+
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = common::cert(30);
+    let cert_pem = dir.path().join("cert.pem");
+    let key_pem = dir.path().join("key.pem");
+    std::fs::write(&cert_pem, pem("CERTIFICATE", cert.as_ref())).unwrap();
+    std::fs::write(&key_pem, pem("PRIVATE KEY", key.secret_der())).unwrap();
+    let tls = SmtpSink::start(Some((&cert_pem, &key_pem)));
+    let n =
+        Notifier::new(Some(&smtp(tls.port, None, Some(cert_pem))), None, AlertsConfig::default()).unwrap();
+    assert_eq!(n.deliver(&target("email", "oncall@example.com"), &d).await, Ok(None));
+    assert_eq!(tls.messages().len(), 1, "the server requires STARTTLS, so arriving proves it was used");
 }
 
 fn pem(label: &str, der: &[u8]) -> String {
@@ -114,7 +152,7 @@ async fn an_smtp_server_that_never_answers_times_out() {
             conns.push(c);
         }
     });
-    let n = Notifier::new(Some(&smtp(port, false, None)), None, AlertsConfig::default()).unwrap();
+    let n = Notifier::new(Some(&smtp(port, Some(false), None)), None, AlertsConfig::default()).unwrap();
     let started = Instant::now();
     let e = n.deliver(&target("email", "oncall@example.com"), &delivery("offline", "x")).await.unwrap_err();
     assert!(matches!(e, SendError::Transient(_)), "a silent server is worth a retry: {e:?}");
@@ -180,6 +218,16 @@ async fn http_contact_posts_gobearmon_form_fields() {
     );
     assert_eq!((f["status"].as_str(), f["message"].as_str()), ("offline", "HTTP 503"));
     assert_eq!(f["data"], r#"{"url":"https://example.com","password":"***"}"#);
+
+    // Redirects are followed, as gobearmon's form POST did: 307 keeps the POST and its body.
+    r.set_mode(Mode::Redirect(307));
+    n.deliver(&target("http", &r.url("/hook")), &d).await.unwrap();
+    let moved = r.seen_at("/moved/hook");
+    assert_eq!(moved.len(), 1, "{:?}", r.seen());
+    assert_eq!(moved[0].form()["status"], "offline");
+    r.set_mode(Mode::Redirect(302));
+    n.deliver(&target("http", &r.url("/other")), &d).await.unwrap();
+    assert_eq!(r.seen_at("/moved/other").len(), 1);
 
     r.set_mode(Mode::Status(404));
     assert!(matches!(n.deliver(&target("http", &r.url("/hook")), &d).await, Err(SendError::Permanent(_))));

@@ -177,3 +177,34 @@ fn a_worker_retries_an_unreachable_viewserver_and_database() {
         assert!(String::from_utf8_lossy(&m.stdout).contains("bearmon_check_runs"), "the node still serves");
     }
 }
+
+/// `--help` never prints the database URL (with its password) taken from the environment,
+/// and `[smtp] password` and `[twilio] auth_token` can stay out of the file (SPEC §1).
+#[test]
+fn secrets_stay_out_of_help_and_config_files() {
+    for sub in ["migrate", "checks"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_bearmon"))
+            .args([sub, "--help"])
+            .env("BEARMON_DATABASE", "postgres://u:hunter2-pw@db.example/bm")
+            .output()
+            .unwrap();
+        assert!(!stdout(&out).contains("hunter2-pw"), "{sub} --help:\n{}", stdout(&out));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("worker.toml");
+    std::fs::write(
+        &cfg,
+        "name = \"w1\"\nviewserver = \"http://127.0.0.1:7300\"\nsecret = \"12345678\"\n\
+         [twilio]\naccount_sid = \"AC1\"\nauth_token = \"\"\nfrom = \"+15551234567\"\n",
+    )
+    .unwrap();
+    let out = bearmon(&["check-config", cfg.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("twilio.auth_token"), "{}", stdout(&out));
+    let out = Command::new(env!("CARGO_BIN_EXE_bearmon"))
+        .args(["check-config", cfg.to_str().unwrap()])
+        .env("BEARMON_TWILIO_AUTH_TOKEN", "from-the-environment")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stdout(&out));
+}

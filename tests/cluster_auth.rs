@@ -178,3 +178,36 @@ async fn with_tls_only_nodes_of_the_cluster_ca_join() {
     let (status, _) = post(&reader, &vs.url, &body, Some(&s)).await.unwrap();
     assert_eq!(status, 401, "a signed request without a client certificate");
 }
+
+/// A confirmation request is run only for the current term and from its controller: a
+/// deposed controller (an older term) or another signed node naming the current term is
+/// refused with 409, and the refusal is logged.
+#[tokio::test(flavor = "multi_thread")]
+async fn asks_are_run_only_for_the_current_term_from_its_controller() {
+    let Some((_db, url)) = common::fresh_db(bearmon::db::Backend::Postgres).await else { return };
+    let c = common::cluster::Cluster::start(&url, &["w1", "w2"], &[], 2);
+    let ctrl = c.wait_ready(2).await;
+    // Every worker hears of the term with its next heartbeat.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let view = c.cluster().await;
+    let term = view["term"].as_u64().unwrap();
+    let other = c.workers.iter().find(|w| w.name != ctrl).unwrap();
+    let client = reqwest::Client::new();
+    let ask = |t: u64| serde_json::to_vec(&serde_json::json!({ "term": t, "asks": [] })).unwrap();
+    let send = |from: &str, body: Vec<u8>| {
+        let s = Signer::new(SECRET).sign(from, "POST", "/cluster/ask", &body);
+        let req = client
+            .post(format!("{}/cluster/ask", other.url))
+            .body(body)
+            .header(HDR_NODE, &s.node)
+            .header(HDR_TIME, s.time_ms.to_string())
+            .header(HDR_NONCE, &s.nonce)
+            .header(HDR_SIGNATURE, &s.signature)
+            .timeout(Duration::from_secs(5));
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(send(&ctrl, ask(term - 1)).await, 409, "an older term's ask was run");
+    assert_eq!(send("w9", ask(term)).await, 409, "an ask for the current term from another node was run");
+    assert_eq!(send(&ctrl, ask(term)).await, 204, "the controller's ask was refused");
+    assert!(other.logged("confirmation request refused"), "{}", other.log_text());
+}

@@ -72,25 +72,23 @@ fn default_timeout() -> f64 {
 #[serde(deny_unknown_fields)]
 pub struct SmtpConfig {
     pub host: String,
-    /// Default 587 with STARTTLS, 25 without; 465 means implicit TLS.
+    /// Default 587, or 25 with `starttls = false`; 465 means implicit TLS.
     pub port: Option<u16>,
     /// The sender, `bearmon@example.com` or `Bearmon <bearmon@example.com>`.
     pub from: String,
     pub username: Option<String>,
     pub password: Option<String>,
-    /// Require STARTTLS (default true). Ignored on port 465 (implicit TLS).
-    #[serde(default = "yes")]
-    pub starttls: bool,
+    /// Unset (gobearmon's rule): STARTTLS when the server offers it, required when
+    /// `username` is set (a password never crosses in clear). `true`: always required;
+    /// `false`: never (a local relay). Ignored on port 465 (implicit TLS).
+    #[serde(default)]
+    pub starttls: Option<bool>,
     /// An extra CA certificate (PEM) to trust for the server's certificate.
     pub ca: Option<PathBuf>,
     #[serde(default = "default_timeout")]
     pub timeout_secs: f64,
     /// Where cluster problems are mailed.
     pub admin: Option<String>,
-}
-
-fn yes() -> bool {
-    true
 }
 
 fn twilio_base() -> String {

@@ -1,5 +1,5 @@
-//! E-mail over SMTP with lettre: plain, STARTTLS (required, the default) or implicit TLS on
-//! port 465, with a deadline on every connection and on the whole send (gobearmon's mailer
+//! E-mail over SMTP with lettre: STARTTLS when offered (gobearmon's rule, the default),
+//! required (with credentials, or `starttls = true`), plain, or implicit TLS on port 465, with a deadline on every connection and on the whole send (gobearmon's mailer
 //! had none). Each message carries a `Message-ID` built from the idempotency key, so a
 //! repeat after a crash is recognisably the same message.
 
@@ -33,7 +33,7 @@ impl std::fmt::Debug for Mailer {
 pub fn settings(cfg: &SmtpConfig) -> Result<(Mailbox, u16, Tls), AlertError> {
     let bad = |key: &str, reason: String| AlertError::Config { key: format!("smtp.{key}"), reason };
     let from: Mailbox = cfg.from.parse().map_err(|e| bad("from", format!("{:?}: {e}", cfg.from)))?;
-    let port = cfg.port.unwrap_or(if cfg.starttls { 587 } else { 25 });
+    let port = cfg.port.unwrap_or(if cfg.starttls == Some(false) { 25 } else { 587 });
     let mut tls = TlsParameters::builder(cfg.host.clone());
     if let Some(ca) = &cfg.ca {
         let pem = std::fs::read(ca).map_err(|e| bad("ca", format!("{}: {e}", ca.display())))?;
@@ -41,12 +41,13 @@ pub fn settings(cfg: &SmtpConfig) -> Result<(Mailbox, u16, Tls), AlertError> {
         tls = tls.add_root_certificate(cert);
     }
     let params = || tls.clone().build_rustls().map_err(|e| bad("host", e.to_string()));
-    let mode = if port == 465 {
-        Tls::Wrapper(params()?)
-    } else if cfg.starttls {
-        Tls::Required(params()?)
-    } else {
-        Tls::None
+    let mode = match (port, cfg.starttls) {
+        (465, _) => Tls::Wrapper(params()?),
+        (_, Some(false)) => Tls::None,
+        (_, Some(true)) => Tls::Required(params()?),
+        // A password never crosses in clear: with credentials STARTTLS is required.
+        (_, None) if cfg.username.is_some() || cfg.password.is_some() => Tls::Required(params()?),
+        (_, None) => Tls::Opportunistic(params()?),
     };
     Ok((from, port, mode))
 }

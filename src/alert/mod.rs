@@ -19,6 +19,9 @@ pub mod web;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Redirects an `http` contact's form POST follows at most.
+const FORM_REDIRECTS: usize = 5;
+
 pub use crate::store::{Delivery, Event};
 pub use config::{AlertsConfig, SmtpConfig, TwilioConfig};
 pub use contact::Target;
@@ -48,7 +51,10 @@ pub enum SendError {
 pub struct Notifier {
     mailer: Option<email::Mailer>,
     twilio: Option<twilio::Twilio>,
+    /// Webhooks and Twilio: redirects are not followed (a signed request goes where it says).
     http: reqwest::Client,
+    /// `http` contacts: redirects followed, as gobearmon did.
+    form_http: reqwest::Client,
     pub cfg: AlertsConfig,
     pub admin: Option<lettre::Address>,
 }
@@ -62,17 +68,24 @@ impl Notifier {
         cfg: AlertsConfig,
     ) -> Result<Arc<Self>, AlertError> {
         config::validate(smtp, tw, &cfg)?;
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("bearmon/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| AlertError::Client(e.to_string()))?;
+        let client = |redirect| {
+            reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .redirect(redirect)
+                .user_agent(concat!("bearmon/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|e| AlertError::Client(e.to_string()))
+        };
+        let http = client(reqwest::redirect::Policy::none())?;
+        // gobearmon's form POST followed redirects (Go's client: 301/302/303 as GET, 307/308
+        // with the body); so does an `http` contact, up to five.
+        let form_http = client(reqwest::redirect::Policy::limited(FORM_REDIRECTS))?;
         let admin = smtp.and_then(|s| s.admin.as_deref()).map(config::admin_address).transpose()?;
         Ok(Arc::new(Notifier {
             mailer: smtp.map(email::Mailer::new).transpose()?,
             twilio: tw.map(|t| twilio::Twilio::new(http.clone(), t.clone())),
             http,
+            form_http,
             cfg,
             admin,
         }))
@@ -120,7 +133,7 @@ impl Notifier {
                 })?;
                 t.call(to, &text::voice(&d.event), &d.idem_key).await.map(|sid| Some(("voice", sid)))
             }
-            Target::Http(url) => web::form(&self.http, url, d, webhook_timeout).await.map(|()| None),
+            Target::Http(url) => web::form(&self.form_http, url, d, webhook_timeout).await.map(|()| None),
             Target::Webhook(spec) => web::webhook(&self.http, spec, d, webhook_timeout).await.map(|()| None),
         }
     }

@@ -42,7 +42,7 @@ pub enum Command {
     /// existing gobearmon database is adopted as it is.
     Migrate {
         /// mysql://user:pass@host/db, postgres://user:pass@host/db or sqlite://file.db
-        #[arg(long, env = "BEARMON_DATABASE")]
+        #[arg(long, env = "BEARMON_DATABASE", hide_env_values = true)]
         database: String,
     },
     /// Run one check once, here, and print the outcome. Exit code 0 when online.
@@ -60,7 +60,8 @@ pub enum Command {
     /// Load the checks, alerts and contacts from a database and report every bad row.
     /// Exit code 0 when no row has a problem.
     Checks {
-        #[arg(long, env = "BEARMON_DATABASE")]
+        /// The database to read, as for `migrate`.
+        #[arg(long, env = "BEARMON_DATABASE", hide_env_values = true)]
         database: String,
     },
     /// Run the viewserver: tracks live workers, elects the controller, serves the cluster's

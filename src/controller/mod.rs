@@ -163,22 +163,13 @@ impl Controller {
         Ok(c)
     }
 
-    /// Runs one of the term's loops. A loop that ends with the database's word that a newer
-    /// term exists, or that panics, steps the controller down: a controller missing a loop
-    /// must not go on announcing its term.
+    /// Runs one of the term's loops; one that ends deposed or panics steps the term down.
     fn supervise<F>(self: &Arc<Self>, what: &'static str, run: F)
     where
         F: std::future::Future<Output = Result<(), FenceError>> + Send + 'static,
     {
         let me = Arc::downgrade(self);
-        let handle = tokio::spawn(run);
-        tokio::spawn(async move {
-            let why = match handle.await {
-                Ok(Ok(())) => return,
-                Ok(Err(e)) => format!("the database refused this controller's write: {e}"),
-                Err(j) if j.is_panic() => format!("its {what} loop panicked"),
-                Err(_) => return,
-            };
+        watch_loop(what, run, move |why| {
             if let Some(c) = me.upgrade() {
                 c.step_down(&why);
             }
@@ -332,6 +323,26 @@ impl Controller {
     }
 }
 
+/// Runs a loop of a term in a task of its own, and calls `ended` with why when it ends with
+/// the database's word that a newer term exists, or panics: a controller missing a loop must
+/// not go on announcing its term (the cluster would never fail over). A loop that returns
+/// `Ok` (the term is stopping) or is cancelled is not reported.
+fn watch_loop<F>(what: &'static str, run: F, ended: impl FnOnce(String) + Send + 'static)
+where
+    F: std::future::Future<Output = Result<(), FenceError>> + Send + 'static,
+{
+    let handle = tokio::spawn(run);
+    tokio::spawn(async move {
+        let why = match handle.await {
+            Ok(Ok(())) => return,
+            Ok(Err(e)) => format!("the database refused this controller's write: {e}"),
+            Err(j) if j.is_panic() => format!("its {what} loop panicked"),
+            Err(_) => return,
+        };
+        ended(why);
+    });
+}
+
 impl Directory for Controller {
     fn contact(&self, id: i64) -> Option<Arc<Parsed>> {
         lock(&self.contacts).get(id)
@@ -340,5 +351,32 @@ impl Directory for Controller {
     fn own_urls(&self) -> Vec<String> {
         let inner = self.lock();
         inner.members.values().map(|m| m.url.clone()).chain([self.viewserver.clone()]).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    async fn report(
+        run: impl std::future::Future<Output = Result<(), FenceError>> + Send + 'static,
+    ) -> Option<String> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        watch_loop("commit", run, move |why| {
+            let _ = tx.send(why);
+        });
+        tokio::time::timeout(Duration::from_secs(5), rx).await.ok().and_then(Result::ok)
+    }
+
+    #[tokio::test]
+    async fn a_loop_that_panics_or_is_deposed_steps_the_term_down_and_one_that_stops_does_not() {
+        let panicked = report(async { panic!("a bug in the loop") }).await;
+        assert_eq!(panicked.as_deref(), Some("its commit loop panicked"));
+        let deposed =
+            report(async { Err(FenceError::Deposed { ours: 3, current: 4, holder: "w2".into() }) }).await;
+        assert!(deposed.is_some_and(|w| w.contains("refused this controller's write")));
+        assert_eq!(report(async { Ok(()) }).await, None);
     }
 }

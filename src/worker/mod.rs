@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 use tokio_util::sync::CancellationToken;
@@ -24,7 +24,7 @@ use crate::controller::{Controller, Setup, SyncRefused};
 use crate::db::{self, Db};
 use crate::metrics::Metrics;
 use crate::node::proto::{AskRequest, ClusterView, Heartbeat, ResultMsg, SyncRequest, SyncResponse};
-use crate::node::{NodeBase, NodeClient, NodeError, Signed, json_error, not_found};
+use crate::node::{NodeBase, NodeClient, NodeError, PeerNode, Signed, json_error, not_found};
 use crate::util::{lock, now_ms};
 use schedule::{DueRun, Schedule};
 
@@ -408,11 +408,31 @@ async fn sync(State(shared): State<Arc<Shared>>, Signed(req): Signed<SyncRequest
     }
 }
 
-async fn ask(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) -> Response {
+/// Why an ask is refused: it comes from a controller older than the one this worker knows, or
+/// names the current term but is signed by another node. `None`: run it. An ask for a term
+/// newer than any heard of yet is run (the viewserver's news may be a heartbeat behind).
+fn stale_ask(view: Option<&ClusterView>, term: u64, from: &str) -> Option<String> {
+    let v = view?;
+    let current = v.controller.as_deref();
+    let stale = term < v.term || (term == v.term && current != Some(from));
+    stale.then(|| {
+        format!("ask for term {term} from {from:?}: the current term is {} (controller {current:?})", v.term)
+    })
+}
+
+async fn ask(
+    State(shared): State<Arc<Shared>>,
+    Extension(PeerNode(from)): Extension<PeerNode>,
+    body: axum::body::Bytes,
+) -> Response {
     let req: AskRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => return json_error(StatusCode::BAD_REQUEST, format!("ask: {e}")),
     };
+    if let Some(why) = stale_ask(shared.view.borrow().as_ref(), req.term, &from) {
+        tracing::warn!(from = %from, term = req.term, "confirmation request refused: {why}");
+        return json_error(StatusCode::CONFLICT, why);
+    }
     for a in req.asks {
         let shared = shared.clone();
         let term = req.term;

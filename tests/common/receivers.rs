@@ -97,6 +97,8 @@ pub enum Mode {
     Status(u16),
     /// Hold the first request of each idempotency key forever; answer later ones.
     HangFirst,
+    /// Answer this redirect status, to the same path under `/moved`; answer there with 200.
+    Redirect(u16),
 }
 
 #[derive(Clone, Default)]
@@ -135,6 +137,10 @@ async fn record(
             StatusCode::OK.into_response()
         }
         Mode::HangFirst => StatusCode::OK.into_response(),
+        Mode::Redirect(_) if path.starts_with("moved/") => StatusCode::OK.into_response(),
+        Mode::Redirect(c) => {
+            (StatusCode::from_u16(c).unwrap(), [("location", format!("/moved/{path}"))]).into_response()
+        }
     }
 }
 
