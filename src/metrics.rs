@@ -21,6 +21,9 @@ pub struct Metrics {
     pub workers_live: Gauge,
     /// 1 while fewer workers live than `confirmations`.
     pub degraded: Gauge,
+    /// Checks whose last decided round had fewer confirmations than asked for, because
+    /// workers could not run them (controller only).
+    pub checks_degraded: Gauge,
     /// Executions run by this worker, by result (`online`, `offline`, `error`).
     pub check_runs: Family<Labels, Counter>,
     /// Flips committed by this node as controller, by new state.
@@ -73,6 +76,12 @@ impl Metrics {
             "bearmon_cluster_degraded",
             "1 while fewer workers live than confirmations",
             degraded.clone(),
+        );
+        let checks_degraded = Gauge::default();
+        r.register(
+            "bearmon_checks_degraded",
+            "Checks decided on fewer confirmations than asked for: other workers could not run them",
+            checks_degraded.clone(),
         );
         let check_runs = Family::<Labels, Counter>::default();
         r.register(
@@ -129,6 +138,7 @@ impl Metrics {
             controller_term,
             workers_live,
             degraded,
+            checks_degraded,
             check_runs,
             check_flips,
             schedule_lag,

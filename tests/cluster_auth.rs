@@ -70,6 +70,24 @@ async fn forged_replayed_and_unsigned_requests_are_refused() {
     let metrics = reqwest::get(format!("{}/metrics", vs.url)).await.unwrap().text().await.unwrap();
     assert!(metrics.contains("bearmon_auth_refused_total 4"), "{metrics}");
 
+    // An unsigned request is refused on its headers: the server does not wait for a body it
+    // announced (16 MB here, never sent).
+    let addr = vs.url.trim_start_matches("http://").to_string();
+    let answer = tokio::time::timeout(Duration::from_secs(5), async {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let head = format!(
+            "POST /cluster/heartbeat HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: 16000000\r\n\r\n{{"
+        );
+        s.write_all(head.as_bytes()).await.unwrap();
+        let mut buf = vec![0u8; 512];
+        let n = s.read(&mut buf).await.unwrap();
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    })
+    .await
+    .expect("an unsigned request's answer must not wait for its body");
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+
     // A real worker with the wrong secret never joins.
     let mut args = worker_args(&scratch.config(), "intruder", &vs.url, None, 2);
     let pos = args.iter().position(|a| a == SECRET).unwrap();

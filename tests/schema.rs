@@ -67,3 +67,50 @@ async fn spec_statements_then_load(backend: Backend) {
     exec(&db, "INSERT INTO charges (check_id, type, data) VALUES (2, 'sms', 'SM123')").await;
 }
 on_every_backend!(spec_statements_then_load);
+
+/// MySQL commits each DDL statement on its own: a `bearmon migrate` by a user without the
+/// TRIGGER privilege fails half way through migration 2. Once the privilege is granted, the
+/// same command finishes it and the rest (it used to refuse for ever: "dirty" migration),
+/// and the change log it creates works.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_migration_that_failed_half_way_on_mysql_is_finished_by_the_next_run() {
+    common::init();
+    let Ok(base) = std::env::var("BEARMON_TEST_MYSQL") else {
+        assert!(!common::servers_required(), "BEARMON_TEST_MYSQL is not set but scripts/test.sh requires it");
+        return;
+    };
+    let name = format!("bm_{}_{}", std::process::id(), rand::random::<u32>());
+    let user = format!("u{}", rand::random::<u32>());
+    let admin = db::Db::connect(&base).await.unwrap();
+    for sql in [
+        format!("CREATE DATABASE {name}"),
+        format!("CREATE USER '{user}'@'127.0.0.1' IDENTIFIED BY 'pw'"),
+        format!("GRANT ALL PRIVILEGES ON {name}.* TO '{user}'@'127.0.0.1'"),
+        format!("REVOKE TRIGGER ON {name}.* FROM '{user}'@'127.0.0.1'"),
+    ] {
+        exec(&admin, &sql).await;
+    }
+    let (_, hostport) = base.trim_end_matches('/').rsplit_once('@').unwrap();
+    let url = format!("mysql://{user}:pw@{hostport}/{name}");
+    let db = db::Db::connect(&url).await.unwrap();
+    let e = db::migrate(&db).await.expect_err("no TRIGGER privilege");
+    assert!(e.to_string().contains("TRIGGER"), "{e}");
+    exec(&admin, &format!("GRANT TRIGGER ON {name}.* TO '{user}'@'127.0.0.1'")).await;
+    let db = db::Db::connect(&url).await.unwrap();
+    let report = db::migrate(&db).await.expect("the second run finishes what the first began");
+    let all: Vec<(i64, i64)> =
+        sqlx::query_as("SELECT version, CAST(success AS SIGNED) FROM _sqlx_migrations ORDER BY version")
+            .fetch_all(db.pool())
+            .await
+            .unwrap();
+    assert_eq!(all.len(), common::migration_count(), "{all:?} {report:?}");
+    assert!(all.iter().all(|(_, ok)| *ok == 1), "{all:?}");
+    exec(&db, r#"INSERT INTO checks (name, type, data) VALUES ('a', 'tcp', '{"address":"127.0.0.1:1"}')"#)
+        .await;
+    let (logged,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM bearmon_changes WHERE tbl = 'checks'")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(logged, 1, "the triggers of the finished migration log changes");
+    exec(&admin, &format!("DROP USER '{user}'@'127.0.0.1'")).await;
+}

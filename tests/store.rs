@@ -18,6 +18,8 @@ async fn bad_rows_are_reported_and_the_rest_load(backend: Backend) {
         r#"INSERT INTO checks (name, type, data) VALUES ('bad json', 'http', '{"url": "http://x"')"#,
         r#"INSERT INTO checks (name, type, data) VALUES ('bad field', 'http', '{"url":"http://x","timeout":"fast"}')"#,
         r#"INSERT INTO checks (name, type, data, status) VALUES ('null status', 'tcp', '{"address":"127.0.0.1:2"}', NULL)"#,
+        r#"INSERT INTO checks (name, type, data, check_interval) VALUES ('huge interval', 'tcp', '{"address":"127.0.0.1:3"}', 2000000000)"#,
+        r#"INSERT INTO checks (name, type, data, delay) VALUES ('huge delay', 'tcp', '{"address":"127.0.0.1:4"}', 1000000)"#,
         "INSERT INTO contacts (type, data) VALUES ('pigeon', 'coo')",
         "INSERT INTO alerts (check_id, contact_id, type) VALUES (1, 1, NULL)",
         "INSERT INTO alerts (check_id, contact_id, type) VALUES (1, 99, 'both')",
@@ -25,10 +27,10 @@ async fn bad_rows_are_reported_and_the_rest_load(backend: Backend) {
         exec(&db, sql).await;
     }
     let snap = Store::new(db).load_all().await.unwrap();
-    assert_eq!(snap.checks.len(), 5, "every row loads, the bad ones as invalid");
+    assert_eq!(snap.checks.len(), 7, "every row loads, the bad ones as invalid");
     assert!(snap.checks[&1].is_valid());
     assert!(snap.checks[&5].is_valid(), "a NULL status is reported but the check runs");
-    for id in [2, 3, 4] {
+    for id in [2, 3, 4, 6, 7] {
         assert!(!snap.checks[&id].is_valid(), "check {id} must be invalid, never offline");
     }
     // Contacts load as written: their kinds are the notifier's to check (`bearmon checks`
@@ -40,6 +42,8 @@ async fn bad_rows_are_reported_and_the_rest_load(backend: Backend) {
         "checks row 3: field data: malformed JSON",
         "checks row 4: field timeout: invalid type: string \"fast\"",
         "checks row 5: field status: None is not online or offline",
+        "checks row 6: field check_interval: 2000000000 is not a number of seconds from 1 to 86400",
+        "checks row 7: field delay: 1000000 is not from 0 to 100",
         "alerts row 1: field type: None is not online, offline or both",
         "alerts row 2: field contact_id: contact 99 does not exist",
     ];

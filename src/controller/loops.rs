@@ -145,6 +145,7 @@ impl Controller {
         }
         let live = inner.live(now.mono).len();
         self.metrics.workers_live.set(live as i64);
+        self.metrics.checks_degraded.set(inner.weakened_checks() as i64);
         let degraded = crate::decide::degraded(live, self.confirmations);
         self.metrics.degraded.set(i64::from(degraded));
         if degraded != *was_degraded && self.assigning() {

@@ -37,6 +37,9 @@ fn status_of(s: &CheckState, inner: &Inner, recent: usize) -> CheckStatus {
         delay: s.def.delay,
         worker: inner.assign.owner(s.def.id).map(str::to_string),
         streak: s.decider.streak(),
+        degraded: s.decider.weakened().map(|(votes, wanted)| {
+            format!("decided on {votes} of {wanted} confirmations: the other workers could not run the check")
+        }),
         last_result: s.last.as_ref().map(|l| LastResultView {
             verdict: l.verdict,
             message: s.redacted.scrub(&l.message),

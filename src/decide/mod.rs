@@ -11,7 +11,8 @@
 //!   starts from zero (gobearmon kept it and flipped straight back: its bug 7).
 //!
 //! Rounds are numbered by the scheduler (one per interval); a result for an older round
-//! than the one being decided is stale and ignored.
+//! than the one being decided is stale and ignored. A newer contrary result joins the round
+//! being decided (its votes are never thrown away); a newer agreeing one refutes it.
 
 mod round;
 

@@ -77,11 +77,14 @@ pub struct Decider {
     open: Option<Box<OpenRound>>,
     /// The newest round that completed (contrary) or was refuted: older reports are stale.
     settled: Option<u64>,
+    /// When the last completed round counted fewer votes than the workers there were could
+    /// give (others could not run the check): (votes, wanted), capped at 255.
+    weak: Option<(u8, u8)>,
 }
 
 impl Decider {
     pub fn new(check_id: i64, status: Status) -> Self {
-        Decider { check_id, status, streak: 0, open: None, settled: None }
+        Decider { check_id, status, streak: 0, open: None, settled: None, weak: None }
     }
 
     /// Continues a streak an earlier controller recorded.
@@ -99,6 +102,15 @@ impl Decider {
         self.streak
     }
 
+    /// `Some((votes, wanted))` when the last completed round rested on fewer votes than
+    /// `confirmations` (or every worker there was, if fewer) because workers could not run
+    /// the check: errors silently weaken confirmations, so the controller reports the check
+    /// as degraded. A fewer-workers-than-confirmations cluster is reported by
+    /// [`super::degraded`] instead.
+    pub fn weakened(&self) -> Option<(u8, u8)> {
+        self.weak
+    }
+
     /// Feeds one result. `live` lists the workers able to run the check now.
     pub fn on_report(
         &mut self,
@@ -110,16 +122,29 @@ impl Decider {
         if self.settled.is_some_and(|s| r.round <= s) {
             return Vec::new();
         }
+        let seen = Status::of(r.verdict);
+        let mut round = r.round;
         if let Some(open) = &self.open {
             if r.round < open.round {
                 return Vec::new();
             }
             if r.round > open.round {
-                // The older round never completed: it neither counts nor refutes.
-                self.open = None;
+                match seen {
+                    // A newer contrary result joins the round still being decided: its
+                    // votes are never thrown away. (When confirmers answer later than the
+                    // next scheduled run, which a hanging target and an interval little
+                    // longer than the timeout cause, dropping it meant no round ever
+                    // completed and the check never flipped.)
+                    Some(s) if s != self.status => round = open.round,
+                    // A newer agreeing result refutes it, below.
+                    Some(_) => {}
+                    // A newer run that could not run the check changes nothing: the open
+                    // round still waits for its confirmers.
+                    None => return Vec::new(),
+                }
             }
         }
-        let Some(seen) = Status::of(r.verdict) else {
+        let Some(seen) = seen else {
             return self.on_error(r, live, confirmations, delay);
         };
         if seen == self.status {
@@ -130,7 +155,7 @@ impl Decider {
         }
         let open = self.open.get_or_insert_with(|| {
             Box::new(OpenRound {
-                round: r.round,
+                round,
                 votes: BTreeSet::new(),
                 asked: BTreeSet::new(),
                 failed: BTreeSet::new(),
@@ -188,6 +213,11 @@ impl Decider {
         able.extend(open.votes.iter().map(String::as_str));
         let q = confirmations.max(1).min(able.len()).max(1);
         if open.votes.len() >= q {
+            let mut reachable: BTreeSet<&str> = live.iter().copied().collect();
+            reachable.extend(open.votes.iter().map(String::as_str));
+            let wanted = confirmations.max(1).min(reachable.len());
+            let cap = |n: usize| u8::try_from(n).unwrap_or(u8::MAX);
+            self.weak = (open.votes.len() < wanted).then(|| (cap(open.votes.len()), cap(wanted)));
             let round = open.round;
             self.open = None;
             self.settled = Some(round);

@@ -259,3 +259,60 @@ fn a_vote_and_an_error_from_one_worker_is_still_one_vote() {
     let acts = d.on_report(&rep("c", F), &live, 3, 0);
     assert_eq!(acts, vec![Action::Flip { to: Offline, round: 1, at: 60 }]);
 }
+
+/// SPEC §4 with confirmers slower than the interval (a hanging target, an interval a little
+/// longer than the timeout): the scheduled worker's next result arrives before the asked
+/// worker's answer, every round. The open round keeps its votes, so the answer completes it.
+#[test]
+fn a_newer_scheduled_result_never_throws_an_open_round_away() {
+    let live = ["a", "b"];
+    let mut d = Decider::new(3, Online);
+    let rep = |w, round, verdict| Report { worker: w, round, verdict, at: round * 10 };
+    assert_eq!(
+        d.on_report(&rep("a", 1, F), &live, 2, 1),
+        vec![Action::Ask { round: 1, workers: vec!["b".into()] }]
+    );
+    // a's next run (round 2) and an error of its run after that arrive before b answers.
+    assert!(d.on_report(&rep("a", 2, F), &live, 2, 1).is_empty(), "a's second vote is still one vote");
+    assert!(d.on_report(&rep("a", 3, E), &live, 2, 1).is_empty());
+    assert_eq!(d.on_report(&rep("b", 1, F), &live, 2, 1), vec![Action::Counted { round: 1, streak: 1 }]);
+    // The same again for the second contrary round: the flip comes.
+    d.on_report(&rep("a", 4, F), &live, 2, 1);
+    d.on_report(&rep("a", 5, F), &live, 2, 1);
+    assert_eq!(
+        d.on_report(&rep("b", 4, F), &live, 2, 1),
+        vec![Action::Flip { to: Offline, round: 4, at: 40 }]
+    );
+    // A newer agreeing result still refutes an open round.
+    let mut d = Decider::new(3, Online);
+    d.on_report(&rep("a", 1, F), &live, 2, 0);
+    assert!(d.on_report(&rep("a", 2, K), &live, 2, 0).is_empty());
+    assert!(d.on_report(&rep("b", 1, F), &live, 2, 0).is_empty(), "round 1 was refuted by a newer result");
+    assert_eq!(d.status(), Online);
+}
+
+/// Issue: errors silently weaken `confirmations`. Two of three workers cannot run the check
+/// (an icmp check without raw sockets): the flip rests on one vote, and the core says so.
+#[test]
+fn a_round_decided_on_fewer_votes_because_of_errors_is_weakened() {
+    let live = ["a", "b", "c"];
+    let mut d = Decider::new(4, Online);
+    let rep = |w, verdict| Report { worker: w, round: 1, verdict, at: 60 };
+    let Action::Ask { workers, .. } = &d.on_report(&rep("a", F), &live, 3, 0)[0] else { panic!() };
+    assert_eq!(workers.len(), 2);
+    d.on_report(&rep("b", E), &live, 3, 0);
+    let acts = d.on_report(&rep("c", E), &live, 3, 0);
+    assert_eq!(acts, vec![Action::Flip { to: Offline, round: 1, at: 60 }]);
+    assert_eq!(d.weakened(), Some((1, 3)), "one vote of the three confirmations asked for");
+    // A full round clears it.
+    let rep2 = |w, verdict| Report { worker: w, round: 2, verdict, at: 120 };
+    d.on_report(&rep2("a", K), &live, 3, 0);
+    d.on_report(&rep2("b", K), &live, 3, 0);
+    d.on_report(&rep2("c", K), &live, 3, 0);
+    assert_eq!((d.status(), d.weakened()), (Online, None));
+    // Fewer live workers than confirmations is the cluster's degradation, not the check's.
+    let mut d = Decider::new(4, Online);
+    d.on_report(&rep("a", F), &["a", "b"], 3, 0);
+    d.on_report(&rep("b", F), &["a", "b"], 3, 0);
+    assert_eq!((d.status(), d.weakened()), (Offline, None));
+}

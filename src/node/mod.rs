@@ -108,23 +108,28 @@ pub async fn require_signature(State(auth): State<Arc<AuthLayer>>, req: Request,
     let (mut parts, body) = req.into_parts();
     let peer = parts.extensions.get::<Peer>().cloned();
     let addr = peer.as_ref().map(|p| p.addr.to_string()).unwrap_or_default();
+    let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").to_string();
+    let refuse = |e: auth::AuthError| {
+        auth.metrics.auth_refused.inc();
+        tracing::warn!(peer = %addr, path = %path, reason = %e, "unauthenticated node request refused");
+        json_error(StatusCode::UNAUTHORIZED, format!("authentication failed: {e}"))
+    };
+    // The headers first: an unsigned, stale or replayed request is refused before a byte of
+    // its body is read.
+    let signed = match auth::from_headers(&parts.headers).and_then(|s| auth.signer.precheck(&s).map(|_| s)) {
+        Ok(s) => s,
+        Err(e) => return refuse(e),
+    };
     let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
         Err(_) => {
-            tracing::warn!(peer = %addr, path = %parts.uri.path(), limit = MAX_BODY, "node request too large or unreadable; refused");
+            tracing::warn!(peer = %addr, path = %path, limit = MAX_BODY, "node request too large or unreadable; refused");
             return json_error(StatusCode::PAYLOAD_TOO_LARGE, format!("body over {MAX_BODY} bytes"));
         }
     };
-    let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    let verdict = auth::from_headers(&parts.headers)
-        .and_then(|s| auth.signer.verify(parts.method.as_str(), path, &bytes, &s).map(|()| s.node));
-    let node = match verdict {
-        Ok(node) => node,
-        Err(e) => {
-            auth.metrics.auth_refused.inc();
-            tracing::warn!(peer = %addr, path = %path, reason = %e, "unauthenticated node request refused");
-            return json_error(StatusCode::UNAUTHORIZED, format!("authentication failed: {e}"));
-        }
+    let node = match auth.signer.verify(parts.method.as_str(), &path, &bytes, &signed) {
+        Ok(()) => signed.node,
+        Err(e) => return refuse(e),
     };
     if let Some(names) = peer.as_ref().and_then(|p| p.cert_names.as_ref())
         && !names.iter().any(|n| n == &node)

@@ -16,6 +16,12 @@ use crate::decide::Status;
 /// The largest `checks.data` accepted (gobearmon's column holds 1,024 characters).
 pub const MAX_DATA: usize = 64 * 1024;
 
+/// The longest `check_interval` (a day): longer ones are refused, so no interval overflows
+/// once turned into milliseconds or added to a time.
+pub const MAX_INTERVAL_SECS: i64 = 86_400;
+/// The largest `delay`: a flip after more than 100 contrary rounds is no alert at all.
+pub const MAX_DELAY: i64 = 100;
+
 /// Ids per `IN (...)` list, well under every backend's parameter limit.
 const CHUNK: usize = 500;
 /// Checks per page of a whole-table read: fixed statements, two per page.
@@ -313,14 +319,14 @@ fn parse_check(
         })
     };
     let data = if oversized { String::new() } else { data };
-    if interval <= 0 {
+    if !(1..=MAX_INTERVAL_SECS).contains(&interval) {
         spec = Err(InvalidCheck::new(
             id,
             "check_interval",
-            format!("{interval} is not a positive number of seconds"),
+            format!("{interval} is not a number of seconds from 1 to {MAX_INTERVAL_SECS} (a day)"),
         ));
-    } else if delay < 0 {
-        spec = Err(InvalidCheck::new(id, "delay", format!("{delay} is negative")));
+    } else if !(0..=MAX_DELAY).contains(&delay) {
+        spec = Err(InvalidCheck::new(id, "delay", format!("{delay} is not from 0 to {MAX_DELAY}")));
     }
     if let Err(e) = &spec {
         problems.push(RowProblem::from(e));
@@ -353,8 +359,8 @@ fn parse_check(
         name,
         kind,
         data,
-        interval: Duration::from_secs(interval.max(1) as u64),
-        delay: delay.clamp(0, i64::from(u32::MAX)) as u32,
+        interval: Duration::from_secs(interval.clamp(1, MAX_INTERVAL_SECS) as u64),
+        delay: delay.clamp(0, MAX_DELAY) as u32,
         status,
         spec,
         alerts: links,

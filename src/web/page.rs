@@ -166,6 +166,12 @@ fn header(counts: &StatusCounts) -> String {
     )
 }
 
+/// " degraded" with the reason on hover, for a check decided on fewer confirmations.
+fn degraded_badge(reason: Option<&str>) -> String {
+    reason
+        .map_or(String::new(), |r| format!(" <span class=\"degraded\" title=\"{}\">degraded</span>", esc(r)))
+}
+
 /// The list page: cluster panel, search, one page of checks with their last-hour chart.
 pub fn index(cluster: &ClusterView, page: &ChecksPage, q: &str, status: &str) -> String {
     let mut rows = String::new();
@@ -177,8 +183,9 @@ pub fn index(cluster: &ClusterView, page: &ChecksPage, q: &str, status: &str) ->
         };
         let latency = c.last_result.as_ref().map_or(String::new(), |l| format!("{:.0} ms", l.latency_ms));
         let samples = c.recent.as_deref().unwrap_or(&[]);
+        let weak = degraded_badge(c.degraded.as_deref());
         rows.push_str(&format!(
-            "<tr class=\"check {st}\" data-id=\"{id}\"><td>{id}</td><td><a href=\"/checks/{id}\">{name}</a></td><td>{kind}</td><td class=\"st\">{st}</td>\
+            "<tr class=\"check {st}\" data-id=\"{id}\"><td>{id}</td><td><a href=\"/checks/{id}\">{name}</a></td><td>{kind}</td><td class=\"st\">{st}{weak}</td>\
              <td>{since}</td><td>{latency}</td><td>{chart}</td><td class=\"msg\" title=\"{m}\">{m}</td></tr>",
             id = c.id,
             name = esc(&c.name),
@@ -229,11 +236,12 @@ pub fn check(cluster: &ClusterView, detail: &CheckDetail, history: &History) -> 
     let st = c.status.as_str();
     let msg = c.error.as_deref().or(c.last_result.as_ref().map(|l| l.message.as_str())).unwrap_or("");
     let main = format!(
-        "{}<h2 class=\"{st}\">{} <span class=\"st\">{st}</span></h2><p>Type {} · every {} s · delay {} · since {} · worker {}</p>\
+        "{}<h2 class=\"{st}\">{} <span class=\"st\">{st}</span>{}</h2><p>Type {} · every {} s · delay {} · since {} · worker {}</p>\
          <p class=\"msg\">{}</p><h3>Last results</h3>{}<h3>Last day (availability per hour, p95 latency)</h3>{}\
          <h3>Definition</h3><pre>{}</pre>",
         cluster_panel(cluster),
         esc(&c.name),
+        degraded_badge(c.degraded.as_deref()),
         esc(&c.kind),
         c.interval,
         c.delay,

@@ -50,6 +50,9 @@ pub struct CheckStatus {
     pub worker: Option<String>,
     /// Consecutive contrary rounds so far.
     pub streak: u32,
+    /// Set when the last decided round rested on fewer confirmations than asked for,
+    /// because other workers could not run the check: says how many.
+    pub degraded: Option<String>,
     pub last_result: Option<LastResultView>,
     /// The last results, oldest first, when asked for (`?recent=N`).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -12,6 +12,9 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
 use crate::check::CheckSpec;
+
+/// The longest interval a schedule keeps (a day, as `store` bounds `check_interval`).
+const MAX_INTERVAL_SECS: u64 = 86_400;
 use crate::node::proto::{AssignmentMsg, CheckMsg};
 
 #[derive(Debug)]
@@ -106,7 +109,9 @@ impl Schedule {
                 return Err(e.to_string());
             }
         };
-        let interval_ms = (c.interval_secs.max(1) * 1000) as i64;
+        // Bounded as the controller bounds `check_interval`: a message from elsewhere cannot
+        // make the product overflow (the schedule would then never advance).
+        let interval_ms = (c.interval_secs.clamp(1, MAX_INTERVAL_SECS) * 1000) as i64;
         if let Some(e) = self.entries.get_mut(&c.id)
             && e.interval_ms == interval_ms
         {
@@ -114,7 +119,9 @@ impl Schedule {
             return Ok(());
         }
         let due_ms = match c.due_ms {
-            Some(d) => d.max(now_ms),
+            // Not before now, and not more than an interval ahead (a due time past the end of
+            // time would overflow once the interval is added to it).
+            Some(d) => d.clamp(now_ms, now_ms.saturating_add(interval_ms)),
             None => now_ms + phase(c.id, interval_ms),
         };
         self.last_generation += 1;
@@ -259,5 +266,41 @@ mod tests {
         s.apply(1, &full(checks), 0);
         let (early, _) = s.take_due(30_000, usize::MAX);
         assert!((20..80).contains(&early.len()), "{} of 100 in the first half", early.len());
+    }
+
+    proptest::proptest! {
+        /// Any interval, any due time the controller sends and any clock: taking the due runs
+        /// ends, hands out only runs due by then, at most the free slots, and leaves every
+        /// check due after now (no loop, no overflow, no burst).
+        #[test]
+        fn extreme_numbers_never_stall_or_overflow_the_schedule(
+            checks in proptest::collection::vec((proptest::prelude::any::<u64>(), proptest::prelude::any::<Option<i64>>()), 1..20),
+            start in 0i64..4_000_000_000_000,
+            steps in proptest::collection::vec(0i64..200_000_000, 1..10),
+            limit in 1usize..50,
+        ) {
+            let mut s = Schedule::default();
+            let msgs = checks.iter().enumerate().map(|(i, (interval, due))| tcp(i as i64, *interval, *due)).collect();
+            s.apply(1, &full(msgs), start);
+            let mut now = start;
+            for step in steps {
+                now += step;
+                let mut taken = 0;
+                loop {
+                    let (runs, _) = s.take_due(now, limit);
+                    proptest::prop_assert!(runs.len() <= limit);
+                    proptest::prop_assert!(runs.iter().all(|r| r.due_ms <= now));
+                    for r in &runs {
+                        s.finished(r.check_id, r.generation);
+                    }
+                    taken += runs.len();
+                    proptest::prop_assert!(taken <= 20 * 20, "a burst of catch-up runs");
+                    if runs.len() < limit {
+                        break;
+                    }
+                }
+                proptest::prop_assert!(s.next_due().is_some_and(|d| d > now));
+            }
+        }
     }
 }

@@ -10,12 +10,12 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::assign::Assignment;
-use super::history::{HourAcc, Recent, Sample};
+use super::history::{HourAcc, Sample};
 use super::table::Table;
 use crate::alert::Redacted;
-use crate::check::{CheckSpec, Verdict};
-use crate::decide::{Action, Decider, Report};
-use crate::node::proto::{AskMsg, CheckMsg, ResultMsg};
+
+use crate::decide::{Action, Report};
+use crate::node::proto::{AskMsg, ResultMsg};
 use crate::policy;
 use crate::store::{CheckDef, Delta, Flip, Rollup};
 use crate::util::Now;
@@ -23,6 +23,8 @@ use crate::util::Now;
 /// The voter name the controller uses for the `worker` pseudo-checks it evaluates itself
 /// (worker names cannot contain `@`).
 pub const SELF_VOTER: &str = "@controller";
+/// The longest latency a result may report (an hour); longer or non-finite ones are clamped.
+const MAX_LATENCY_MS: f64 = 3_600_000.0;
 /// Slack added to a check's timeout before an asked confirmer counts as not answering.
 const ASK_SLACK: Duration = Duration::from_secs(5);
 
@@ -48,92 +50,6 @@ pub struct Effects {
     pub commits: Vec<Commit>,
 }
 
-/// The latest result of a check, for the API.
-#[derive(Debug, Clone)]
-pub struct LastResult {
-    pub verdict: Verdict,
-    pub message: String,
-    pub latency_ms: f64,
-    pub at_ms: i64,
-    /// Shared with the member entry: one allocation per worker, not per check.
-    pub worker: Arc<str>,
-}
-
-#[derive(Debug)]
-pub struct CheckState {
-    pub def: Arc<CheckDef>,
-    /// The data with its secrets replaced, and the scrubber for messages.
-    pub redacted: Redacted,
-    pub decider: Decider,
-    next_round: u64,
-    round_opened: Option<Instant>,
-    /// Confirmers asked in `wait_round` that have not answered yet.
-    waiting: BTreeSet<String>,
-    wait_round: u64,
-    wait_deadline: Instant,
-    pub last: Option<LastResult>,
-    /// Unix ms of the last flip.
-    pub since_ms: Option<i64>,
-    /// The last results (for the charts).
-    pub recent: Recent,
-    /// This hour's results so far.
-    pub hour: Option<HourAcc>,
-    /// Unix ms when the last scheduled run started.
-    last_run_ms: Option<i64>,
-    /// When a worker that never ran it should first run it (unix ms); `None`: spread.
-    first_due_ms: Option<i64>,
-    next_eval: Instant,
-}
-
-impl CheckState {
-    fn new(
-        def: Arc<CheckDef>,
-        streak: u32,
-        since_ms: Option<i64>,
-        first_due_ms: Option<i64>,
-        now: Instant,
-    ) -> Self {
-        CheckState {
-            decider: Decider::new(def.id, def.status).with_streak(streak),
-            redacted: Redacted::new(&def.data),
-            def,
-            next_round: 1,
-            round_opened: None,
-            waiting: BTreeSet::new(),
-            wait_round: 0,
-            wait_deadline: now,
-            last: None,
-            since_ms,
-            recent: Recent::default(),
-            hour: None,
-            last_run_ms: None,
-            first_due_ms,
-            next_eval: now,
-        }
-    }
-
-    /// Whether workers run it (a valid check that is not a `worker` pseudo-check).
-    pub fn assignable(&self) -> bool {
-        matches!(&self.def.spec, Ok(s) if !matches!(s, CheckSpec::Worker(_)))
-    }
-
-    pub fn msg(&self) -> CheckMsg {
-        let interval_ms = self.def.interval.as_millis() as i64;
-        CheckMsg {
-            id: self.def.id,
-            name: self.def.name.clone(),
-            kind: self.def.kind.clone(),
-            data: self.def.data.clone(),
-            interval_secs: self.def.interval.as_secs(),
-            due_ms: self.last_run_ms.map(|t| t + interval_ms).or(self.first_due_ms),
-        }
-    }
-
-    fn timeout(&self) -> Duration {
-        self.def.spec.as_ref().map(CheckSpec::timeout).unwrap_or(Duration::from_secs(10))
-    }
-}
-
 /// A worker the controller hears from.
 #[derive(Debug, Clone)]
 pub struct Member {
@@ -156,6 +72,9 @@ pub struct Inner {
     term: u64,
     /// Flips made in this term so far: numbers each flip's key.
     flips: u64,
+    /// Checks whose last decided round rested on fewer votes than asked for, because
+    /// workers could not run them ([`Decider::weakened`]).
+    weak: BTreeSet<i64>,
 }
 
 impl Inner {
@@ -190,6 +109,7 @@ impl Inner {
             dead_after,
             term,
             flips: 0,
+            weak: BTreeSet::new(),
         }
     }
 
@@ -276,18 +196,22 @@ impl Inner {
         if !st.assignable() {
             return;
         }
+        // A signed node's result, but still bounded: a latency that is not a finite number
+        // of milliseconds would poison the hour's rollup (MySQL refuses to store infinity,
+        // and the commit would be retried for ever).
+        let latency_ms = if r.latency_ms.is_finite() { r.latency_ms.clamp(0.0, MAX_LATENCY_MS) } else { 0.0 };
         st.last = Some(LastResult {
             verdict: r.verdict,
             message: r.message.clone(),
-            latency_ms: r.latency_ms,
+            latency_ms,
             at_ms: r.started_ms,
             worker: self.members.get(worker).map_or_else(|| Arc::from(worker), |m| m.name.clone()),
         });
-        let sample = Sample::new(r.started_ms, r.latency_ms, r.verdict);
+        let sample = Sample::new(r.started_ms, latency_ms, r.verdict);
         st.recent.push(sample);
         let hour = r.started_ms.div_euclid(3_600_000) * 3600;
         match &mut st.hour {
-            Some(h) if h.hour == hour => h.add(r.verdict, r.latency_ms),
+            Some(h) if h.hour == hour => h.add(r.verdict, latency_ms),
             // A late result of an hour already written is left out of it.
             Some(h) if h.hour > hour => {}
             slot => {
@@ -295,7 +219,7 @@ impl Inner {
                     out.commits.push(Commit::Rollup(done.rollup(r.check_id)));
                 }
                 let mut h = HourAcc::new(hour);
-                h.add(r.verdict, r.latency_ms);
+                h.add(r.verdict, latency_ms);
                 *slot = Some(h);
             }
         }
@@ -382,6 +306,25 @@ impl Inner {
                 }
             }
         }
+        match st.decider.weakened() {
+            Some((votes, wanted)) => {
+                if self.weak.insert(id) {
+                    tracing::warn!(
+                        check = id,
+                        name = %st.def.name,
+                        votes,
+                        wanted,
+                        "check degraded: its round was decided on fewer confirmations than asked for, \
+                         other workers could not run it"
+                    );
+                }
+            }
+            None => {
+                if !self.weak.is_empty() && self.weak.remove(&id) {
+                    tracing::info!(check = id, "check no longer degraded: a round had every confirmation");
+                }
+            }
+        }
         if !wrote_streak && st.decider.streak() != streak_before {
             out.commits.push(Commit::Streak { check_id: id, streak: st.decider.streak() });
         }
@@ -423,6 +366,11 @@ impl Inner {
         }
     }
 
+    /// How many checks are degraded by workers that could not run them.
+    pub fn weakened_checks(&self) -> usize {
+        self.weak.len()
+    }
+
     /// Applies what the database watcher saw.
     pub fn on_delta(&mut self, d: Delta, started: bool, now: Now) {
         match d {
@@ -459,11 +407,15 @@ impl Inner {
                 }
                 self.assign.remove(id);
                 self.open.remove(&id);
+                self.weak.remove(&id);
             }
             Delta::Contact(_) => {}
         }
     }
 }
+mod check;
 #[cfg(test)]
 mod tests;
 mod worker_checks;
+
+pub use check::{CheckState, LastResult};

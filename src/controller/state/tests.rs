@@ -115,3 +115,116 @@ fn the_per_check_state_stays_small() {
     assert!(size_of::<crate::decide::Decider>() <= 40, "{}", size_of::<crate::decide::Decider>());
     assert!(size_of::<crate::alert::Redacted>() <= 8);
 }
+
+/// w2 cannot run the check (an error, as icmp without raw sockets): the flip rests on w1's
+/// vote alone, and the controller counts the check as degraded until a full round.
+#[test]
+fn a_flip_on_fewer_confirmations_marks_the_check_degraded() {
+    let t0 = Now::read();
+    let mut i = inner(t0);
+    let mut out = Effects::default();
+    i.on_result("w1", &offline(t0.ms), t0, &["w1", "w2"], &mut out);
+    let round = out.asks["w2"][0].round;
+    let error = ResultMsg { round: Some(round), term: 3, verdict: Verdict::Error, ..offline(t0.ms) };
+    let mut out = Effects::default();
+    i.on_result("w2", &error, t0, &["w1", "w2"], &mut out);
+    assert_eq!(flips(&out), vec![Status::Offline]);
+    assert_eq!(i.weakened_checks(), 1);
+    assert_eq!(i.checks.get(&1).and_then(|s| s.decider.weakened()), Some((1, 2)));
+    // Both workers agree on the recovery: no longer degraded.
+    let t1 = t0.after(Duration::from_secs(60));
+    let online = |round, term| ResultMsg { round, term, verdict: Verdict::Online, ..offline(t1.ms) };
+    let mut out = Effects::default();
+    i.on_result("w1", &online(None, 0), t1, &["w1", "w2"], &mut out);
+    let round = out.asks["w2"][0].round;
+    i.on_result("w2", &online(Some(round), 3), t1, &["w1", "w2"], &mut out);
+    assert_eq!(flips(&out), vec![Status::Online]);
+    assert_eq!(i.weakened_checks(), 0);
+}
+
+/// A hanging target, timeout 9 s, interval 10 s (issue: an open round was lost when the
+/// next scheduled result came first): w2's answer to round 1 arrives after w1's next run,
+/// and still completes the round.
+#[test]
+fn a_confirmation_slower_than_the_interval_still_flips() {
+    let data = r#"{"address":"127.0.0.1:9","timeout":9}"#;
+    let d = Arc::new(CheckDef {
+        interval: Duration::from_secs(10),
+        data: data.into(),
+        spec: CheckSpec::parse(1, "tcp", data).map(|p| p.spec),
+        ..(*def()).clone()
+    });
+    let t0 = Now::read();
+    let mut i = Inner::new(3, 2, Duration::from_secs(30), [d], &Default::default(), &Default::default(), t0);
+    let live = ["w1", "w2"];
+    for (n, at) in [(0, t0), (1, t0.after(Duration::from_secs(10)))] {
+        for w in live {
+            i.touch_member(w, "http://w", at.mono);
+        }
+        let mut out = Effects::default();
+        i.on_result("w1", &offline(at.ms), at, &live, &mut out);
+        i.expire_rounds(at, &mut out);
+        assert!(flips(&out).is_empty(), "result {n}: one worker's votes never flip");
+    }
+    let t2 = t0.after(Duration::from_millis(10_500));
+    let mut out = Effects::default();
+    i.on_result("w2", &ResultMsg { round: Some(1), term: 3, ..offline(t0.ms + 9_000) }, t2, &live, &mut out);
+    assert_eq!(flips(&out), vec![Status::Offline], "the round's votes were kept");
+}
+
+fn def_with(interval_secs: u64, delay: u32) -> Arc<CheckDef> {
+    let d = def();
+    Arc::new(CheckDef { interval: Duration::from_secs(interval_secs), delay, ..(*d).clone() })
+}
+
+fn verdict(v: u8) -> Verdict {
+    match v % 3 {
+        0 => Verdict::Online,
+        1 => Verdict::Offline,
+        _ => Verdict::Error,
+    }
+}
+
+proptest::proptest! {
+    /// Extreme numbers anywhere a result or a row can put them (the largest interval and
+    /// delay a row may hold, any start time, any latency, any round and term) never panic,
+    /// flips alternate, and every rollup holds finite numbers (a database refuses infinity).
+    #[test]
+    fn extreme_values_never_break_the_state_machine(
+        interval in 1u64..=86_400,
+        delay in 0u32..=100,
+        results in proptest::collection::vec(
+            (0usize..3, proptest::prelude::any::<u8>(), proptest::prelude::any::<i64>(), proptest::prelude::any::<f64>(),
+             proptest::prelude::any::<Option<u64>>(), 0u64..5, 0u64..100_000),
+            1..60,
+        ),
+    ) {
+        let mut t = Now::read();
+        let mut i = Inner::new(3, 2, Duration::from_secs(3), [def_with(interval, delay)], &Default::default(), &Default::default(), t);
+        let mut last_flip: Option<Status> = None;
+        let names = ["w1", "w2", "w3"];
+        for (w, v, started_ms, latency_ms, round, term, advance_ms) in results {
+            t = t.after(Duration::from_millis(advance_ms));
+            for n in names {
+                i.touch_member(n, "http://w", t.mono);
+            }
+            let r = ResultMsg { check_id: 1, round, term, verdict: verdict(v), message: "m".into(), latency_ms, started_ms };
+            let mut out = Effects::default();
+            i.on_result(names[w], &r, t, &names, &mut out);
+            i.expire_rounds(t, &mut out);
+            for c in &out.commits {
+                match c {
+                    Commit::Flip(f) => {
+                        proptest::prop_assert_ne!(Some(f.to), last_flip, "two flips to the same state");
+                        last_flip = Some(f.to);
+                    }
+                    Commit::Rollup(r) => {
+                        let nums = [r.latency_avg_ms, r.latency_p50_ms, r.latency_p95_ms, r.latency_max_ms];
+                        proptest::prop_assert!(nums.iter().all(|n| n.is_finite()), "{r:?}");
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+}
