@@ -25,7 +25,6 @@ const FORM_REDIRECTS: usize = 5;
 pub use crate::store::{Delivery, Event};
 pub use config::{AlertsConfig, SmtpConfig, TwilioConfig};
 pub use contact::Target;
-pub use text::Redacted;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AlertError {

@@ -12,6 +12,7 @@ mod http;
 mod icmp;
 mod params;
 mod probes;
+mod redact;
 mod ssl_expire;
 mod tcp;
 mod worker;
@@ -24,6 +25,7 @@ pub use http::HttpParams;
 pub use icmp::IcmpParams;
 pub use params::InvalidCheck;
 pub use probes::{ProbeConfig, Probes};
+pub use redact::Redacted;
 pub use ssl_expire::SslExpireParams;
 pub use tcp::TcpParams;
 pub use worker::WorkerParams;
@@ -96,6 +98,13 @@ impl CheckSpec {
     /// # Errors
     /// [`InvalidCheck`] naming the check id, the field and the reason.
     pub fn parse(check_id: i64, kind: &str, data: &str) -> Result<Parsed, InvalidCheck> {
+        // A reason may quote the offending value (serde's "invalid type: integer 987654", a
+        // URL that does not parse): the check's secrets are taken out of it, as everywhere.
+        Self::parse_raw(check_id, kind, data)
+            .map_err(|e| InvalidCheck { reason: Redacted::new(data).scrub(&e.reason), ..e })
+    }
+
+    fn parse_raw(check_id: i64, kind: &str, data: &str) -> Result<Parsed, InvalidCheck> {
         let (spec, unknown) = match kind {
             "http" => params::decode(check_id, data, http::KEYS).map(|(p, u)| (Self::Http(p), u)),
             "tcp" => params::decode(check_id, data, tcp::KEYS).map(|(p, u)| (Self::Tcp(p), u)),

@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::alert::Redacted;
-use crate::check::{CheckSpec, Verdict};
+use crate::check::{CheckSpec, Redacted, Verdict};
 use crate::controller::history::{HourAcc, Recent};
 use crate::decide::Decider;
 use crate::node::proto::CheckMsg;

@@ -12,8 +12,8 @@ use tokio::time::Instant;
 use super::assign::Assignment;
 use super::history::{HourAcc, Sample};
 use super::table::Table;
-use crate::alert::Redacted;
 
+use crate::check::Redacted;
 use crate::decide::{Action, Report};
 use crate::node::proto::{AskMsg, ResultMsg};
 use crate::policy;

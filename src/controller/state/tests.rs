@@ -113,7 +113,7 @@ fn the_per_check_state_stays_small() {
     use std::mem::size_of;
     assert!(size_of::<super::CheckState>() <= 360, "{}", size_of::<super::CheckState>());
     assert!(size_of::<crate::decide::Decider>() <= 40, "{}", size_of::<crate::decide::Decider>());
-    assert!(size_of::<crate::alert::Redacted>() <= 8);
+    assert!(size_of::<crate::check::Redacted>() <= 8);
 }
 
 /// w2 cannot run the check (an error, as icmp without raw sockets): the flip rests on w1's
