@@ -10,6 +10,8 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 type Labels = Vec<(&'static str, &'static str)>;
+/// Labels with a value known only at run time (a contact's id).
+type OwnedLabels = Vec<(&'static str, String)>;
 
 /// The metrics a node exports. Cheap to clone (everything inside is shared).
 #[derive(Clone)]
@@ -41,9 +43,10 @@ pub struct Metrics {
     pub auth_refused: Counter,
     /// Notifications delivered, by contact kind.
     pub alerts_sent: Family<Labels, Counter>,
-    /// Failed notification attempts, by contact kind and reason (`retrying`, `permanent`,
-    /// `gave_up`, `invalid_contact`, `no_contact`).
-    pub alerts_failed: Family<Labels, Counter>,
+    /// Failed notification attempts, by contact kind, reason (`retrying`, `permanent`,
+    /// `gave_up`, `invalid_contact`, `no_contact`, `own_api`) and contact id: a failing
+    /// channel is seen by which contact it is.
+    pub alerts_failed: Family<OwnedLabels, Counter>,
     /// Outbox rows not yet delivered or given up (controller only).
     pub outbox_pending: Gauge,
 }
@@ -118,10 +121,10 @@ impl Metrics {
         r.register("bearmon_auth_refused", "Node requests refused by authentication", auth_refused.clone());
         let alerts_sent = Family::<Labels, Counter>::default();
         r.register("bearmon_alerts_sent", "Notifications delivered, by contact kind", alerts_sent.clone());
-        let alerts_failed = Family::<Labels, Counter>::default();
+        let alerts_failed = Family::<OwnedLabels, Counter>::default();
         r.register(
             "bearmon_alerts_failed",
-            "Failed notification attempts, by contact kind and reason",
+            "Failed notification attempts, by contact kind, reason and contact",
             alerts_failed.clone(),
         );
         let outbox_pending = Gauge::default();
@@ -150,6 +153,16 @@ impl Metrics {
     }
 
     /// `GET /metrics`: [`Metrics::render`] with its content type.
+    /// Counts one failed notification attempt to `contact`.
+    pub fn alert_failed(&self, kind: &'static str, reason: &'static str, contact: i64) {
+        let labels = vec![
+            ("kind", kind.to_string()),
+            ("reason", reason.to_string()),
+            ("contact", contact.to_string()),
+        ];
+        self.alerts_failed.get_or_create(&labels).inc();
+    }
+
     pub fn response(&self) -> axum::response::Response {
         use axum::response::IntoResponse;
         ([("content-type", "text/plain; version=0.0.4; charset=utf-8")], self.render()).into_response()

@@ -203,7 +203,9 @@ async fn a_flip_notifies_every_contact_kind_once_and_leaks_no_secret() {
         );
     }
     assert!(
-        metrics.contains("bearmon_alerts_failed_total{kind=\"email\",reason=\"invalid_contact\"} 2"),
+        metrics.contains(&format!(
+            "bearmon_alerts_failed_total{{kind=\"email\",reason=\"invalid_contact\",contact=\"{broken}\"}} 2"
+        )),
         "{metrics}"
     );
     let pending = wait_for(Duration::from_secs(5), || async {
@@ -331,6 +333,10 @@ async fn a_contact_pointing_at_the_nodes_own_api_is_refused_and_the_rest_carry_o
         &format!(r#"{{"url":"{}/api/cluster"}}"#, c.vs.url.replace("127.0.0.1", "localhost")),
     )
     .await;
+    // Another loopback address of the same port: the same machine, the same node.
+    let other_loopback =
+        format!("{}/cluster/sync", controller_url(&c).await.replace("127.0.0.1", "127.0.0.2"));
+    let loopback = add_contact(&db, check, "http", &other_loopback).await;
     let fine = add_contact(&db, check, "http", &hooks.url("/form")).await;
     wait_status(&c, check, "online").await;
     // Give the controller's change poll time to see the contacts.
@@ -341,7 +347,7 @@ async fn a_contact_pointing_at_the_nodes_own_api_is_refused_and_the_rest_carry_o
     let delivered =
         wait_for(Duration::from_secs(20), || async { (!hooks.seen_at("/form").is_empty()).then_some(()) });
     assert!(delivered.await.is_some(), "the ordinary contact was not notified");
-    for contact in [own, vs] {
+    for contact in [own, vs, loopback] {
         let settled = wait_for(Duration::from_secs(10), || async {
             let rows = outbox_rows(&db, contact).await;
             (rows.len() == 1 && rows[0].0 == "failed").then_some(rows)
@@ -383,4 +389,86 @@ async fn a_contact_inserted_after_its_alert_is_told_of_the_next_flip() {
             .await;
     assert!(told.is_some(), "the contact inserted after its alert was not told of the flip");
     assert_eq!(hooks.seen_at("/late")[0].form().get("status").map(String::as_str), Some("offline"));
+}
+
+/// A failing channel is seen (issue: failures were only in the log): a contact whose
+/// notifications fail for good is listed by the API, on the status page and by `bearmon
+/// status` (exit code 1), counted under its id, and mailed to the admin; a cluster with
+/// fewer live workers than confirmations mails the admin too. Once a notification to it is
+/// delivered, it is no longer failing.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_channel_and_a_degraded_cluster_are_seen_and_mailed() {
+    let Some((db, url)) = fresh_db(Backend::Postgres).await else { return };
+    let sink = SmtpSink::start(None);
+    let hooks = Receiver::start(Mode::Status(400)).await;
+    let target = Receiver::start(Mode::Ok).await;
+    let check = add_secret_check(&db, &target).await;
+    let hook = add_contact(&db, check, "http", &hooks.url("/form")).await;
+    // Confirmations 3 with two workers: degraded.
+    let extra = format!("{}{FAST_RETRIES}", smtp_section(&sink, true));
+    let c = Cluster::start_with(&url, &["w1", "w2"], &[], 3, &extra, "");
+    c.wait_ready(2).await;
+    wait_status(&c, check, "online").await;
+    target.set_mode(Mode::Status(500));
+    wait_status(&c, check, "offline").await;
+
+    let failing = wait_for(Duration::from_secs(20), || async {
+        let v = get_json(&format!("{}/api/contacts/failing", c.vs.url)).await?;
+        (v["contacts"].as_array()?.len() == 1).then_some(v)
+    })
+    .await
+    .expect("the failing contact is listed");
+    let f = &failing["contacts"][0];
+    assert_eq!(
+        (f["contact_id"].as_i64(), f["kind"].as_str(), f["state"].as_str()),
+        (Some(hook), Some("http"), Some("failed"))
+    );
+    assert!(f["error"].as_str().unwrap().contains("400"), "{f}");
+
+    let page = reqwest::get(format!("{}/", c.vs.url)).await.unwrap().text().await.unwrap();
+    assert!(
+        page.contains("Notifications failing") && page.contains(&format!("contact {hook} (http)")),
+        "{page}"
+    );
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_bearmon"))
+        .args(["status", "--url", &c.vs.url])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert_eq!(status.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("notifications FAILING") && text.contains(&format!("contact {hook} (http)")),
+        "{text}"
+    );
+    let metrics =
+        reqwest::get(format!("{}/metrics", controller_url(&c).await)).await.unwrap().text().await.unwrap();
+    let line =
+        format!("bearmon_alerts_failed_total{{kind=\"http\",reason=\"permanent\",contact=\"{hook}\"}} 1");
+    assert!(metrics.contains(&line), "{line} in:\n{metrics}");
+
+    let subjects = || {
+        sink.messages()
+            .iter()
+            .filter_map(|m| m.lines().find(|l| l.starts_with("Subject: ")).map(str::to_string))
+            .collect::<Vec<_>>()
+    };
+    let mailed = wait_for(Duration::from_secs(10), || async {
+        let s = subjects();
+        let want = format!("Subject: bearmon: notifications to contact {hook} are failing");
+        (s.contains(&want) && s.iter().any(|l| l == "Subject: bearmon: cluster degraded")).then_some(())
+    })
+    .await;
+    assert!(mailed.is_some(), "admin mails: {:?}", subjects());
+    assert!(sink.messages().iter().all(|m| m.contains("X-Envelope-To: admin@example.com")));
+
+    // The receiver works again: the recovery is delivered and the contact is no longer failing.
+    hooks.set_mode(Mode::Ok);
+    target.set_mode(Mode::Ok);
+    wait_status(&c, check, "online").await;
+    let cleared = wait_for(Duration::from_secs(20), || async {
+        let v = get_json(&format!("{}/api/contacts/failing", c.vs.url)).await?;
+        v["contacts"].as_array()?.is_empty().then_some(())
+    })
+    .await;
+    assert!(cleared.is_some(), "{:?}", outbox_rows(&db, hook).await);
 }

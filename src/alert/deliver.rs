@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 
+use super::admin::AdminMail;
 use super::contact::Parsed;
 use super::{Notifier, SendError};
 use crate::metrics::Metrics;
@@ -20,6 +21,9 @@ use crate::util::now_ms;
 const MAX_SENDING: usize = 32;
 /// Due rows read per pass.
 const DUE_BATCH: i64 = 200;
+/// A contact whose notification still retries this long after its flip is failing: shown
+/// on the page, in `bearmon status`, and mailed to the admin.
+pub const FAILING_AFTER: Duration = Duration::from_secs(600);
 
 /// What the delivery loop needs to know of the cluster, answered from the controller's memory.
 pub trait Directory: Send + Sync + 'static {
@@ -35,6 +39,8 @@ pub struct Deliverer {
     pub notifier: Arc<Notifier>,
     pub metrics: Metrics,
     pub directory: Arc<dyn Directory>,
+    /// Mails the admin about failing contacts and successive database errors.
+    pub admin: AdminMail,
     /// Notified when a flip queued rows, or a retry is due sooner than the next pass.
     pub wake: Arc<Notify>,
     pub stop: CancellationToken,
@@ -62,9 +68,13 @@ pub async fn run(d: Deliverer) -> Result<(), FenceError> {
             }
         }
         let due = match outbox::due(db, d.fence.term(), DUE_BATCH).await {
-            Ok(ids) => ids,
+            Ok(ids) => {
+                d.admin.db_ok("outbox read");
+                ids
+            }
             Err(e) => {
                 tracing::debug!(error = %e, "cannot read the outbox; retrying");
+                d.admin.db_failed("outbox read", &e);
                 continue;
             }
         };
@@ -86,6 +96,7 @@ pub async fn run(d: Deliverer) -> Result<(), FenceError> {
                 Err(e @ FenceError::Deposed { .. }) => return Err(e),
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot claim an outbox row; retrying");
+                    d.admin.db_failed("outbox claim", &e);
                     break;
                 }
             }
@@ -102,7 +113,14 @@ impl Deliverer {
         for _ in 0..8 {
             let recorded =
                 outbox::record(self.fence.db(), d.outbox_id, d.event.check_id, self.fence.term(), &outcome);
-            match recorded.await {
+            let recorded = recorded.await;
+            match &recorded {
+                Ok(_) => self.admin.db_ok("outbox record"),
+                Err(e) => {
+                    self.admin.db_failed("outbox record", e);
+                }
+            }
+            match recorded {
                 Ok(true) => {
                     if matches!(outcome, AttemptOutcome::Retry { .. }) {
                         self.wake.notify_one();
@@ -124,15 +142,27 @@ impl Deliverer {
     }
 
     /// Finds the contact, sends, and says what to record. Never panics; every way it can end
-    /// is an [`AttemptOutcome`], logged with the check, contact and idempotency key.
+    /// is an [`AttemptOutcome`], logged with the check, contact and idempotency key. A failure
+    /// is counted per contact and, when another channel can carry it, mailed to the admin.
     async fn attempt(&self, d: &Delivery) -> AttemptOutcome {
-        let (notifier, metrics) = (&self.notifier, &self.metrics);
+        let (outcome, kind, failure) = self.try_send(d).await;
+        if let Some(reason) = failure {
+            self.metrics.alert_failed(kind, reason, d.contact_id);
+            self.tell_admin(d, kind, reason, &outcome);
+        }
+        outcome
+    }
+
+    /// One attempt: the outcome, the contact's kind and, when it failed, why (the metric's
+    /// `reason`).
+    async fn try_send(&self, d: &Delivery) -> (AttemptOutcome, &'static str, Option<&'static str>) {
+        let notifier = &self.notifier;
         let attempts = d.attempts;
+        let failed = |error: String| AttemptOutcome::Failed { error };
         let Some(contact) = self.directory.contact(d.contact_id) else {
             let error = format!("contacts row {} no longer exists", d.contact_id);
             tracing::warn!(check = d.event.check_id, contact = d.contact_id, key = %d.idem_key, "{error}; notification dropped");
-            metrics.alerts_failed.get_or_create(&vec![("kind", "unknown"), ("reason", "no_contact")]).inc();
-            return AttemptOutcome::Failed { error };
+            return (failed(error), "unknown", Some("no_contact"));
         };
         let kind = contact.kind;
         let target = match &contact.target {
@@ -140,48 +170,71 @@ impl Deliverer {
             Err(problem) => {
                 let error = format!("contacts row {}: {problem}", d.contact_id);
                 tracing::warn!(check = d.event.check_id, contact = d.contact_id, key = %d.idem_key, problem = %error, "contact cannot be notified");
-                metrics
-                    .alerts_failed
-                    .get_or_create(&vec![("kind", kind), ("reason", "invalid_contact")])
-                    .inc();
-                return AttemptOutcome::Failed { error };
+                return (failed(error), kind, Some("invalid_contact"));
             }
         };
         let nodes = self.directory.own_urls();
-        if let Some(node) = target.url().and_then(|u| super::web::points_at_node(u, &nodes)) {
+        let own = match target.url() {
+            Some(u) => super::web::points_at_node(u, &nodes).await,
+            None => None,
+        };
+        if let Some(node) = own {
             let error = format!("refused: the URL points at the bearmon node API at {node}");
             tracing::warn!(check = d.event.check_id, contact = d.contact_id, key = %d.idem_key, "{error}; notification not sent");
-            metrics.alerts_failed.get_or_create(&vec![("kind", kind), ("reason", "own_api")]).inc();
-            return AttemptOutcome::Failed { error };
+            return (failed(error), kind, Some("own_api"));
         }
         match notifier.deliver(target, d).await {
             Ok(charge) => {
-                metrics.alerts_sent.get_or_create(&vec![("kind", kind)]).inc();
+                self.metrics.alerts_sent.get_or_create(&vec![("kind", kind)]).inc();
                 tracing::info!(check = d.event.check_id, contact = d.contact_id, kind, status = %d.event.status, key = %d.idem_key, attempt = attempts, "notification sent");
-                AttemptOutcome::Sent { charge }
+                (AttemptOutcome::Sent { charge }, kind, None)
             }
             Err(SendError::Permanent(error)) => {
-                metrics.alerts_failed.get_or_create(&vec![("kind", kind), ("reason", "permanent")]).inc();
                 tracing::warn!(check = d.event.check_id, contact = d.contact_id, kind, key = %d.idem_key, error = %error, "notification failed permanently; not retrying");
-                AttemptOutcome::Failed { error }
+                (failed(error), kind, Some("permanent"))
             }
             Err(SendError::Transient(error)) => {
                 let age_h = (now_ms() - d.at_ms) as f64 / 3_600_000.0;
                 if age_h >= notifier.cfg.give_up_after_hours {
-                    metrics.alerts_failed.get_or_create(&vec![("kind", kind), ("reason", "gave_up")]).inc();
                     tracing::warn!(check = d.event.check_id, contact = d.contact_id, kind, key = %d.idem_key, attempts, error = %error, "notification given up");
-                    return AttemptOutcome::Failed {
-                        error: format!(
-                            "gave up after {attempts} attempts over {age_h:.1} h; last error: {error}"
-                        ),
-                    };
+                    let error =
+                        format!("gave up after {attempts} attempts over {age_h:.1} h; last error: {error}");
+                    return (failed(error), kind, Some("gave_up"));
                 }
-                metrics.alerts_failed.get_or_create(&vec![("kind", kind), ("reason", "retrying")]).inc();
                 let wait = notifier.cfg.backoff(attempts, rand_unit());
                 tracing::warn!(check = d.event.check_id, contact = d.contact_id, kind, key = %d.idem_key, attempt = attempts, retry_in = ?wait, error = %error, "notification failed; will retry");
-                AttemptOutcome::Retry { at_ms: now_ms() + wait.as_millis() as i64, error }
+                (
+                    AttemptOutcome::Retry { at_ms: now_ms() + wait.as_millis() as i64, error },
+                    kind,
+                    Some("retrying"),
+                )
             }
         }
+    }
+
+    /// Mails the admin that a contact's notifications fail: when they failed for good, or
+    /// still retry [`FAILING_AFTER`] after the flip. Not when the failing channel is the mail
+    /// server itself (an e-mail contact whose sends fail): the admin mail would fail too.
+    fn tell_admin(&self, d: &Delivery, kind: &'static str, reason: &'static str, outcome: &AttemptOutcome) {
+        let age = Duration::from_millis(u64::try_from(now_ms() - d.at_ms).unwrap_or(0));
+        let (error, state) = match outcome {
+            AttemptOutcome::Failed { error } => (error, "failed"),
+            AttemptOutcome::Retry { error, .. } if age >= FAILING_AFTER => (error, "still failing, retrying"),
+            _ => return,
+        };
+        let smtp_down = kind == "email" && matches!(reason, "permanent" | "gave_up" | "retrying");
+        if smtp_down {
+            return;
+        }
+        self.admin.send(
+            &format!("bearmon: notifications to contact {} are failing", d.contact_id),
+            &format!(
+                "Notifications to contacts row {} ({kind}) {state} after {} attempts: {error}\n\
+                 The last one was about check {} [{}] going {}. bearmon status and the status page list \
+                 every failing contact.",
+                d.contact_id, d.attempts, d.event.check_id, d.event.check_name, d.event.status
+            ),
+        );
     }
 }
 

@@ -206,20 +206,66 @@ pub async fn webhook(
     finish(req.body(body).send().await).await
 }
 
-/// The node URL among `nodes` that `url` points at (same host and port; `localhost`,
-/// 127.0.0.1 and ::1 count as one host). A notification there would talk to bearmon's own
-/// API, so the dispatcher refuses it.
-pub fn points_at_node<'a>(url: &str, nodes: &'a [String]) -> Option<&'a str> {
+/// How long resolving a contact's or a node's host may take before the guard gives up on
+/// it (the send itself then fails or succeeds on its own timeout).
+const RESOLVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The node URL among `nodes` that `url` points at. A notification there would talk to
+/// bearmon's own API, so the dispatcher refuses it. Hosts are compared by the addresses they
+/// resolve to, on the same port, and every address of this machine counts as one host
+/// (all of 127.0.0.0/8, `::1`, `0.0.0.0`, the interfaces' addresses): a node listening on
+/// `0.0.0.0:7300` answers at `127.0.0.2:7300` and at the machine's LAN address alike.
+pub async fn points_at_node<'a>(url: &str, nodes: &'a [String]) -> Option<&'a str> {
     let u = url::Url::parse(url).ok()?;
-    nodes.iter().find(|n| url::Url::parse(n).is_ok_and(|n| same_endpoint(&u, &n))).map(String::as_str)
+    let theirs = resolve(&u).await;
+    for n in nodes {
+        let Ok(node) = url::Url::parse(n) else { continue };
+        if same_endpoint(&u, &node) {
+            return Some(n.as_str());
+        }
+        let ours = resolve(&node).await;
+        let hit = theirs.iter().any(|a| {
+            ours.iter().any(|b| {
+                a.port() == b.port() && (a.ip() == b.ip() || (this_host(a.ip()) && this_host(b.ip())))
+            })
+        });
+        if hit {
+            return Some(n.as_str());
+        }
+    }
+    None
+}
+
+/// The addresses a URL's host and port resolve to; none when it does not resolve in time.
+async fn resolve(u: &url::Url) -> Vec<std::net::SocketAddr> {
+    let (Some(host), Some(port)) = (u.host_str(), u.port_or_known_default()) else { return Vec::new() };
+    let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+    match tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((host.as_str(), port))).await {
+        Ok(Ok(addrs)) => addrs.collect(),
+        Ok(Err(e)) => {
+            tracing::debug!(host = %host, error = %e, "cannot resolve; compared by name only");
+            Vec::new()
+        }
+        Err(_) => {
+            tracing::debug!(host = %host, "resolving timed out; compared by name only");
+            Vec::new()
+        }
+    }
+}
+
+/// Whether `ip` is this machine: loopback, unspecified, or an address a socket can be bound
+/// to here (the kernel knows its own addresses; no interface listing needed).
+fn this_host(ip: std::net::IpAddr) -> bool {
+    let ip = ip.to_canonical();
+    ip.is_loopback() || ip.is_unspecified() || std::net::UdpSocket::bind((ip, 0)).is_ok()
 }
 
 fn same_endpoint(a: &url::Url, b: &url::Url) -> bool {
     fn host(u: &url::Url) -> Option<String> {
         Some(match u.host()? {
             url::Host::Domain(d) if d.eq_ignore_ascii_case("localhost") => "loopback".into(),
-            url::Host::Ipv4(ip) if ip == std::net::Ipv4Addr::LOCALHOST => "loopback".into(),
-            url::Host::Ipv6(ip) if ip.is_loopback() => "loopback".into(),
+            url::Host::Ipv4(ip) if ip.is_loopback() || ip.is_unspecified() => "loopback".into(),
+            url::Host::Ipv6(ip) if ip.is_loopback() || ip.is_unspecified() => "loopback".into(),
             h => h.to_string().to_ascii_lowercase(),
         })
     }
@@ -230,17 +276,33 @@ fn same_endpoint(a: &url::Url, b: &url::Url) -> bool {
 mod own_api_tests {
     use super::points_at_node;
 
-    #[test]
-    fn a_url_at_a_node_is_recognised_and_others_are_not() {
-        let nodes = vec!["http://127.0.0.1:7300".to_string(), "https://mon.example.org".to_string()];
-        assert_eq!(
-            points_at_node("http://localhost:7300/cluster/sync", &nodes),
-            Some("http://127.0.0.1:7300")
-        );
-        assert_eq!(points_at_node("http://[::1]:7300/api", &nodes), Some("http://127.0.0.1:7300"));
-        assert_eq!(points_at_node("https://MON.example.org:443/x", &nodes), Some("https://mon.example.org"));
-        assert_eq!(points_at_node("http://127.0.0.1:7301/", &nodes), None);
-        assert_eq!(points_at_node("http://mon.example.org/", &nodes), None, "port 80 is not 443");
-        assert_eq!(points_at_node("not a url", &nodes), None);
+    #[tokio::test]
+    async fn a_url_at_a_node_is_recognised_and_others_are_not() {
+        let nodes = vec!["http://127.0.0.1:7300".to_string(), "https://mon.invalid".to_string()];
+        let at = |u: &'static str| {
+            let nodes = nodes.clone();
+            async move { points_at_node(u, &nodes).await.map(str::to_string) }
+        };
+        let local = Some("http://127.0.0.1:7300".to_string());
+        assert_eq!(at("http://localhost:7300/cluster/sync").await, local);
+        assert_eq!(at("http://[::1]:7300/api").await, local);
+        assert_eq!(at("http://127.0.0.2:7300/api").await, local, "all of 127.0.0.0/8 is this host");
+        assert_eq!(at("http://0.0.0.0:7300/api").await, local);
+        assert_eq!(at("http://[::ffff:127.0.0.1]:7300/api").await, local);
+        assert_eq!(at("https://MON.invalid:443/x").await, Some("https://mon.invalid".to_string()));
+        assert_eq!(at("http://127.0.0.1:7301/").await, None);
+        assert_eq!(at("http://mon.invalid/").await, None, "port 80 is not 443");
+        assert_eq!(at("not a url").await, None);
+        // A node listening on every address: this machine's own name reaches it too.
+        let any = vec!["http://0.0.0.0:7400".to_string()];
+        assert_eq!(points_at_node("http://127.0.0.3:7400/x", &any).await, Some("http://0.0.0.0:7400"));
+        let name = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+        let name = name.trim();
+        if !name.is_empty() {
+            let url = format!("http://{name}:7400/x");
+            if tokio::net::lookup_host((name, 7400)).await.is_ok() {
+                assert_eq!(points_at_node(&url, &any).await, Some("http://0.0.0.0:7400"), "{url}");
+            }
+        }
     }
 }

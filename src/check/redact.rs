@@ -35,7 +35,8 @@ const REDACTED: &str = "***";
 const SECRET_WHOLE: &[&str] = &["body", "payload", "signature"];
 
 /// Query parameters whose values are secrets (compared lower-case).
-const SECRET_PARAMS: &[&str] = &["token", "key", "api_key", "apikey", "access_token", "secret", "password", "sig", "signature"];
+const SECRET_PARAMS: &[&str] =
+    &["token", "key", "api_key", "apikey", "access_token", "secret", "password", "sig", "signature"];
 
 fn normalise(k: &str) -> String {
     k.chars().filter(|c| *c != '-' && *c != '_').collect::<String>().to_ascii_lowercase()
@@ -271,15 +272,27 @@ mod tests {
             (r#"{"url":"https://h/x?Key=kq-2222"}"#, &["kq-2222"], "https://h/x?Key=***"),
             (r#"{"url":"https://h/x?api_key=aq-3333&APIKEY=aq-4444"}"#, &["aq-3333", "aq-4444"], "h/x"),
             (r#"{"url":"https://h/x?access_token=at-5555&secret=sq-6666"}"#, &["at-5555", "sq-6666"], "h/x"),
-            (r#"{"url":"https://h/x?password=pq-7777&sig=sg-8888&Signature=sg-9999"}"#, &["pq-7777", "sg-8888", "sg-9999"], "h/x"),
+            (
+                r#"{"url":"https://h/x?password=pq-7777&sig=sg-8888&Signature=sg-9999"}"#,
+                &["pq-7777", "sg-8888", "sg-9999"],
+                "h/x",
+            ),
             (r#"{"url":"https://h/x?token=a%2Fb%2Bc111"}"#, &["a%2Fb%2Bc111", "a/b+c111"], "h/x"),
             (r#"{"url":"https://TOKEN-ui-1234@h/x"}"#, &["TOKEN-ui-1234"], "@h/x"),
             (r#"{"url":"https://bob:hunter22@h/x"}"#, &["hunter22"], "bob"),
-            (r#"{"headers":{"Proxy-Authorization":"Basic cHJveHk6cHc="}}"#, &["Basic cHJveHk6cHc=", "cHJveHk6cHc="], "Proxy-Authorization"),
+            (
+                r#"{"headers":{"Proxy-Authorization":"Basic cHJveHk6cHc="}}"#,
+                &["Basic cHJveHk6cHc=", "cHJveHk6cHc="],
+                "Proxy-Authorization",
+            ),
             (r#"{"headers":{"X-Custom-Key":"ck-1234"}}"#, &["ck-1234"], "X-Custom-Key"),
             (r#"{"headers":{"X-Auth-Token":"xt-1234"}}"#, &["xt-1234"], "X-Auth-Token"),
             (r#"{"headers":{"Authorization":"Bearer br-5678"}}"#, &["br-5678"], "Authorization"),
-            (r#"{"url":"https://h","body":"{\"user\":\"u\",\"pw\":\"bd-1234\"}"}"#, &["bd-1234"], "https://h"),
+            (
+                r#"{"url":"https://h","body":"{\"user\":\"u\",\"pw\":\"bd-1234\"}"}"#,
+                &["bd-1234"],
+                "https://h",
+            ),
             (r#"{"address":"h:25","payload":"AUTH PLAIN pl-5678\r\n"}"#, &["pl-5678"], "h:25"),
             (r#"{"url":"https://h","password":987654}"#, &["987654"], "https://h"),
             (r#"{"auth":{"user":"u","pass":"nested-1234"}}"#, &["nested-1234"], "auth"),

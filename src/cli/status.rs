@@ -79,5 +79,23 @@ pub async fn run(base: &str) -> anyhow::Result<ExitCode> {
             println!("... and {} more", total - rows.len() as u64);
         }
     }
+    // A channel that fails is a problem before the outage it should report.
+    let failing = get(&client, &format!("{base}/api/contacts/failing")).await?;
+    let contacts = failing["contacts"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+    if !contacts.is_empty() {
+        healthy = false;
+        println!("notifications FAILING to {} contact(s):", contacts.len());
+        for f in contacts {
+            println!(
+                "  contact {} ({}): {} after {} attempts since {}: {}",
+                f["contact_id"],
+                f["kind"].as_str().unwrap_or("deleted"),
+                f["state"].as_str().unwrap_or("?"),
+                f["attempts"],
+                f["since"].as_str().unwrap_or("?"),
+                f["error"].as_str().unwrap_or("")
+            );
+        }
+    }
     Ok(if healthy { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

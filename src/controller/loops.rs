@@ -16,8 +16,6 @@ use super::state::{Commit, Effects};
 use crate::store::{FenceError, Rollup, Watcher, events, outbox};
 use crate::util::{Now, lock};
 
-/// Every this many successive database errors, the admin is mailed (gobearmon: 10).
-const DB_FAILURES_MAILED: u64 = 10;
 /// Rollup rows per transaction.
 const ROLLUP_BATCH: usize = 500;
 /// How often old history is deleted.
@@ -71,10 +69,14 @@ impl Controller {
             if hinted || last_renew.elapsed() >= self.timing.heartbeat() {
                 last_renew = Instant::now();
                 match self.fence.renew().await {
-                    Ok(()) => renew.ok("database reachable again"),
+                    Ok(()) => {
+                        renew.ok("database reachable again");
+                        self.admin.db_ok("term renewal");
+                    }
                     Err(e @ FenceError::Deposed { .. }) => return Err(e),
                     Err(e) => {
                         renew.failed(&e, "cannot renew the term in the database");
+                        self.admin.db_failed("term renewal", &e);
                     }
                 }
             }
@@ -105,6 +107,7 @@ impl Controller {
         match watcher.poll().await {
             Ok(deltas) => {
                 failing.ok("reading the database again");
+                self.admin.db_ok("change poll");
                 let now = Now::read();
                 let assigning = self.assigning();
                 let mut inner = self.lock();
@@ -117,17 +120,8 @@ impl Controller {
                 }
             }
             Err(e) => {
-                let n = failing.failed(&e, "cannot poll the database for changed checks");
-                if n.is_multiple_of(DB_FAILURES_MAILED) {
-                    self.admin.send(
-                        "bearmon: successive database errors",
-                        &format!(
-                            "Controller {} (term {}) got {n} successive database errors; the last: {e}",
-                            self.name,
-                            self.term()
-                        ),
-                    );
-                }
+                failing.failed(&e, "cannot poll the database for changed checks");
+                self.admin.db_failed("change poll", &e);
             }
         }
     }
@@ -154,6 +148,16 @@ impl Controller {
                     live,
                     confirmations = self.confirmations,
                     "cluster degraded: fewer live workers than confirmations; flipping with the workers there are"
+                );
+                self.admin.send(
+                    "bearmon: cluster degraded",
+                    &format!(
+                        "Controller {} (term {}): {live} live workers, fewer than the {} confirmations a flip asks \
+                         for. Checks still flip, on the votes of the workers there are.",
+                        self.name,
+                        self.term(),
+                        self.confirmations
+                    ),
                 );
             } else {
                 tracing::info!(live, confirmations = self.confirmations, "cluster no longer degraded");
@@ -238,10 +242,14 @@ impl Controller {
                 Commit::Rollups(rs) => self.fence.write_rollups(rs).await,
             };
             match r {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    self.admin.db_ok("commit");
+                    return Ok(());
+                }
                 Err(e @ FenceError::Deposed { .. }) => return Err(e),
                 Err(e) => {
                     tracing::warn!(error = %e, retry_in = ?backoff, "commit failed; retrying");
+                    self.admin.db_failed("commit", &e);
                     tokio::select! {
                         () = tokio::time::sleep(backoff) => {}
                         () = self.stop.cancelled() => return Ok(()),

@@ -149,7 +149,9 @@ impl Controller {
             fence,
         });
         tracing::info!(term = c.term(), checks = c.lock().checks.len(), confirmations, "controller serving");
+        c.admin.speaking_for(format!("Controller {} (term {})", c.name, c.term()));
         let deliverer = Deliverer {
+            admin: c.admin.clone(),
             fence: c.fence.clone(),
             notifier,
             metrics,

@@ -5,11 +5,11 @@ use super::Controller;
 use super::history::{self, Sample};
 use super::state::{CheckState, Inner};
 use crate::decide::Status;
-use crate::store::{Rollup, events};
-use crate::util::rfc3339;
+use crate::store::{Rollup, events, outbox};
+use crate::util::{lock, rfc3339};
 use crate::web::view::{
-    AlertView, CheckDetail, CheckFilter, CheckStatus, ChecksPage, EventView, LastResultView, Shown,
-    StatusCounts,
+    AlertView, CheckDetail, CheckFilter, CheckStatus, ChecksPage, EventView, FailingContactView,
+    LastResultView, Shown, StatusCounts,
 };
 use crate::web::{ReadModel, WebError};
 
@@ -108,6 +108,24 @@ impl ReadModel for Controller {
 
     async fn rollups(&self, id: i64, since_hour: i64) -> Result<Vec<Rollup>, WebError> {
         events::load_rollups(self.fence.db(), id, since_hour).await.map_err(read_err("rollups"))
+    }
+
+    async fn failing_contacts(&self) -> Result<Vec<FailingContactView>, WebError> {
+        let window = 24 * 3_600_000;
+        let after = crate::alert::deliver::FAILING_AFTER.as_millis() as i64;
+        let rows = outbox::failing(self.fence.db(), window, after).await.map_err(read_err("the outbox"))?;
+        let book = lock(&self.contacts);
+        Ok(rows
+            .into_iter()
+            .map(|f| FailingContactView {
+                contact_id: f.contact_id,
+                kind: book.get(f.contact_id).map(|p| p.kind.to_string()),
+                state: f.state.to_string(),
+                since: rfc3339(f.since_ms),
+                attempts: f.attempts,
+                error: f.error,
+            })
+            .collect())
     }
 
     async fn events(&self, limit: i64, before: Option<i64>) -> Result<Vec<EventView>, WebError> {

@@ -23,8 +23,8 @@ mod watcher;
 pub use changes::ChangeCursor;
 pub use fence::{Fence, FenceError};
 pub use model::{
-    AlertLink, AlertWhen, AttemptOutcome, CheckDef, Contact, Delivery, Event, EventRow, Flip, Rollup,
-    RowProblem, Snapshot, idem_key,
+    AlertLink, AlertWhen, AttemptOutcome, CheckDef, Contact, Delivery, Event, EventRow, FailingContact, Flip,
+    Rollup, RowProblem, Snapshot, idem_key,
 };
 pub use rows::{CheckRows, Store};
 pub use watcher::{Delta, Watcher};

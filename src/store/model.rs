@@ -128,6 +128,20 @@ pub struct Event {
     pub message: String,
 }
 
+/// A contact whose notifications fail: its newest delivered-or-given-up row failed, or a row
+/// has been retrying since long ago. Read for the page, the API and `bearmon status`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FailingContact {
+    pub contact_id: i64,
+    /// `failed` (given up or refused) or `retrying`.
+    pub state: &'static str,
+    /// Unix ms of the oldest failing notification's flip.
+    pub since_ms: i64,
+    /// Attempts of the newest failing row.
+    pub attempts: i64,
+    pub error: String,
+}
+
 /// One notification to send: an outbox row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Delivery {

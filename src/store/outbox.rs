@@ -3,7 +3,7 @@
 
 use sqlx::Row;
 
-use super::model::{AttemptOutcome, Delivery, Event, Flip, idem_key};
+use super::model::{AttemptOutcome, Delivery, Event, FailingContact, Flip, idem_key};
 use crate::db::{Db, Tx};
 use crate::decide::Status;
 use crate::policy;
@@ -129,6 +129,48 @@ pub async fn pending(db: &Db) -> Result<i64, sqlx::Error> {
         db.int("COUNT(*)")
     ));
     sqlx::query(sql).fetch_one(db.pool()).await?.try_get(0)
+}
+
+/// Contacts whose notifications fail: their newest row that was delivered or given up in
+/// the last `window_ms` was given up (or refused), or a row of theirs still retries
+/// `retrying_after_ms` after its flip. Newest error first per contact; at most 1,000 rows
+/// are read.
+///
+/// # Errors
+/// The database's.
+pub async fn failing(
+    db: &Db,
+    window_ms: i64,
+    retrying_after_ms: i64,
+) -> Result<Vec<FailingContact>, sqlx::Error> {
+    let now = now_ms();
+    let sql = db.sql(&format!(
+        "SELECT {}, state, {}, {}, COALESCE(last_error, '') FROM bearmon_outbox o WHERE          (state = 'failed' AND created_at >= ? AND NOT EXISTS (SELECT 1 FROM bearmon_outbox later            WHERE later.contact_id = o.contact_id AND later.id > o.id AND later.state = 'sent'))          OR (state IN ('pending', 'sending') AND attempts > 0 AND created_at <= ?)          ORDER BY o.id DESC LIMIT 1000",
+        db.int("o.contact_id"),
+        db.int("o.created_at"),
+        db.int("o.attempts"),
+    ));
+    let rows =
+        sqlx::query(sql).bind(now - window_ms).bind(now - retrying_after_ms).fetch_all(db.pool()).await?;
+    let mut out: Vec<FailingContact> = Vec::new();
+    for r in &rows {
+        let contact_id: i64 = r.try_get(0)?;
+        let state: String = r.try_get(1)?;
+        let created: i64 = r.try_get(2)?;
+        match out.iter_mut().find(|f| f.contact_id == contact_id) {
+            // Rows come newest first: an older one only moves `since` back.
+            Some(f) => f.since_ms = f.since_ms.min(created),
+            None => out.push(FailingContact {
+                contact_id,
+                state: if state == "failed" { "failed" } else { "retrying" },
+                since_ms: created,
+                attempts: r.try_get(3)?,
+                error: r.try_get(4)?,
+            }),
+        }
+    }
+    out.sort_by_key(|f| f.contact_id);
+    Ok(out)
 }
 
 /// Claims row `id` for `term` until `lease_until` (the caller runs this after the fence's

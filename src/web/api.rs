@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::ReadModel;
-use super::view::{CheckFilter, Events, History, Shown};
+use super::view::{CheckFilter, Events, FailingContacts, History, Shown};
 use crate::node::{NodeClient, json_error};
 use crate::util::now_ms;
 
@@ -106,6 +106,10 @@ pub async fn answer<R: ReadModel>(r: &R, uri: &Uri) -> Response {
                 Err(e) => json_error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
             }
         }
+        ["contacts", "failing"] => match r.failing_contacts().await {
+            Ok(contacts) => Json(FailingContacts { contacts }).into_response(),
+            Err(e) => json_error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        },
         _ => json_error(StatusCode::NOT_FOUND, format!("no such API route: {path}")),
     }
 }
@@ -139,7 +143,8 @@ where
         .route("/api/checks", get(forward.clone()))
         .route("/api/checks/{id}", get(forward.clone()))
         .route("/api/checks/{id}/history", get(forward.clone()))
-        .route("/api/events", get(forward))
+        .route("/api/events", get(forward.clone()))
+        .route("/api/contacts/failing", get(forward))
         .route("/api/openapi.json", get(openapi))
 }
 

@@ -13,7 +13,7 @@ pub mod view;
 use std::future::Future;
 
 use crate::store::Rollup;
-use view::{CheckDetail, CheckFilter, ChecksPage, EventView};
+use view::{CheckDetail, CheckFilter, ChecksPage, EventView, FailingContactView};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebError {
@@ -37,4 +37,6 @@ pub trait ReadModel: Send + Sync {
         limit: i64,
         before: Option<i64>,
     ) -> impl Future<Output = Result<Vec<EventView>, WebError>> + Send;
+    /// Contacts whose notifications fail now.
+    fn failing_contacts(&self) -> impl Future<Output = Result<Vec<FailingContactView>, WebError>> + Send;
 }

@@ -3,7 +3,7 @@
 //! serves (from the controller), one page of checks at a time, so 100,000 checks cost one
 //! page of rows.
 
-use super::view::{CheckDetail, ChecksPage, History, SampleView, Shown, StatusCounts};
+use super::view::{CheckDetail, ChecksPage, FailingContactView, History, SampleView, Shown, StatusCounts};
 use crate::check::Verdict;
 use crate::node::proto::ClusterView;
 use crate::store::Rollup;
@@ -166,6 +166,29 @@ fn header(counts: &StatusCounts) -> String {
     )
 }
 
+/// The contacts whose notifications fail, on top of the list: a failing channel must be
+/// seen before the outage it should have reported.
+fn failing_panel(failing: &[FailingContactView]) -> String {
+    if failing.is_empty() {
+        return String::new();
+    }
+    let mut items = String::new();
+    for f in failing {
+        items.push_str(&format!(
+            "<li>contact {} ({}): {} after {} attempts since {}: {}</li>",
+            f.contact_id,
+            esc(f.kind.as_deref().unwrap_or("deleted")),
+            esc(&f.state),
+            f.attempts,
+            esc(f.since.as_deref().unwrap_or("?")),
+            esc(&f.error)
+        ));
+    }
+    format!(
+        "<section class=\"failing degraded\" id=\"failing\">Notifications failing:<ul>{items}</ul></section>"
+    )
+}
+
 /// " degraded" with the reason on hover, for a check decided on fewer confirmations.
 fn degraded_badge(reason: Option<&str>) -> String {
     reason
@@ -173,7 +196,13 @@ fn degraded_badge(reason: Option<&str>) -> String {
 }
 
 /// The list page: cluster panel, search, one page of checks with their last-hour chart.
-pub fn index(cluster: &ClusterView, page: &ChecksPage, q: &str, status: &str) -> String {
+pub fn index(
+    cluster: &ClusterView,
+    page: &ChecksPage,
+    failing: &[FailingContactView],
+    q: &str,
+    status: &str,
+) -> String {
     let mut rows = String::new();
     for c in &page.checks {
         let st = c.status.as_str();
@@ -227,7 +256,11 @@ pub fn index(cluster: &ClusterView, page: &ChecksPage, q: &str, status: &str) ->
             "<table><thead><tr><th>id</th><th>name</th><th>type</th><th>state</th><th>since</th><th>latency</th><th>last hour</th><th>last message</th></tr></thead><tbody>{rows}</tbody></table>"
         )
     };
-    shell("bearmon", &header(&page.counts), &format!("{}{form}{table}{nav}", cluster_panel(cluster)))
+    shell(
+        "bearmon",
+        &header(&page.counts),
+        &format!("{}{}{form}{table}{nav}", cluster_panel(cluster), failing_panel(failing)),
+    )
 }
 
 /// One check: its state, definition (redacted), last-hour and last-day charts.

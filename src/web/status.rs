@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::page;
-use super::view::{CheckDetail, ChecksPage, History, Shown};
+use super::view::{CheckDetail, ChecksPage, FailingContacts, History, Shown};
 use crate::node::NodeClient;
 use crate::node::proto::ClusterView;
 
@@ -59,8 +59,14 @@ pub async fn index(client: &NodeClient, cluster: &ClusterView, q: &PageQuery) ->
     if !status.is_empty() {
         path.push_str(&format!("&status={status}"));
     }
-    match from_controller::<ChecksPage>(client, cluster, &path).await {
-        Ok(p) => html(StatusCode::OK, page::index(cluster, &p, &q.q, &status)),
+    let (checks, failing) = tokio::join!(
+        from_controller::<ChecksPage>(client, cluster, &path),
+        from_controller::<FailingContacts>(client, cluster, "/api/contacts/failing"),
+    );
+    // The failing contacts are a warning on top: without them the page still shows.
+    let failing = failing.unwrap_or_default();
+    match checks {
+        Ok(p) => html(StatusCode::OK, page::index(cluster, &p, &failing.contacts, &q.q, &status)),
         Err(why) => html(StatusCode::SERVICE_UNAVAILABLE, page::unavailable(cluster, &why)),
     }
 }

@@ -177,3 +177,24 @@ pub struct EventView {
 pub struct Events {
     pub events: Vec<EventView>,
 }
+
+/// A contact whose notifications fail (given up, refused, or still retrying ten minutes
+/// after the flip).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailingContactView {
+    pub contact_id: i64,
+    /// The contact's `type`, when the row still exists.
+    pub kind: Option<String>,
+    /// `failed` or `retrying`.
+    pub state: String,
+    /// When the oldest failing notification's flip happened (RFC 3339).
+    pub since: Option<String>,
+    pub attempts: i64,
+    pub error: String,
+}
+
+/// The body of `GET /api/contacts/failing`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FailingContacts {
+    pub contacts: Vec<FailingContactView>,
+}
