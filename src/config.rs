@@ -108,6 +108,8 @@ pub struct ViewserverFile {
     pub smtp: Option<SmtpConfig>,
     #[serde(default)]
     pub alerts: AlertsConfig,
+    #[serde(default)]
+    pub http: HttpConfig,
 }
 
 /// A worker's config file.
@@ -134,6 +136,8 @@ pub struct WorkerFile {
     pub twilio: Option<TwilioConfig>,
     #[serde(default)]
     pub alerts: AlertsConfig,
+    #[serde(default)]
+    pub http: HttpConfig,
 }
 
 /// Reads and parses a TOML file; `None` gives the defaults.
@@ -188,6 +192,7 @@ pub struct ViewserverConfig {
     pub tls: Option<TlsFiles>,
     pub smtp: Option<SmtpConfig>,
     pub alerts: AlertsConfig,
+    pub http: HttpConfig,
 }
 
 impl ViewserverConfig {
@@ -212,7 +217,24 @@ impl ViewserverConfig {
             tls: file.tls,
             smtp: file.smtp,
             alerts: file.alerts,
+            http: file.http,
         })
+    }
+}
+
+/// `[http]`: who may read the status page and the API.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// `true` (the default, gobearmon's open page): anyone reads the page and the read API.
+    /// `false`: both need `Authorization: Bearer TOKEN` with a token of scope read or more
+    /// (`bearmon token create`). Write routes always need a write token.
+    pub public: bool,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig { public: true }
     }
 }
 
@@ -233,6 +255,7 @@ pub struct WorkerConfig {
     pub smtp: Option<SmtpConfig>,
     pub twilio: Option<TwilioConfig>,
     pub alerts: AlertsConfig,
+    pub http: HttpConfig,
 }
 
 /// Worker flags, each `None` when not given.
@@ -319,6 +342,7 @@ impl WorkerConfig {
             smtp: file.smtp,
             twilio: file.twilio,
             alerts: file.alerts,
+            http: file.http,
         })
     }
 }

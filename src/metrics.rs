@@ -41,6 +41,8 @@ pub struct Metrics {
     pub checks_assigned: Gauge,
     /// Requests refused by signature or certificate checks.
     pub auth_refused: Counter,
+    /// API and page requests refused for a missing, unknown or revoked token.
+    pub api_auth_refused: Counter,
     /// Notifications delivered, by contact kind.
     pub alerts_sent: Family<Labels, Counter>,
     /// Failed notification attempts, by contact kind, reason (`retrying`, `permanent`,
@@ -119,6 +121,12 @@ impl Metrics {
         r.register("bearmon_checks_assigned", "Checks this worker runs", checks_assigned.clone());
         let auth_refused = Counter::default();
         r.register("bearmon_auth_refused", "Node requests refused by authentication", auth_refused.clone());
+        let api_auth_refused = Counter::default();
+        r.register(
+            "bearmon_api_auth_refused",
+            "API and page requests refused for a missing, unknown or revoked token",
+            api_auth_refused.clone(),
+        );
         let alerts_sent = Family::<Labels, Counter>::default();
         r.register("bearmon_alerts_sent", "Notifications delivered, by contact kind", alerts_sent.clone());
         let alerts_failed = Family::<OwnedLabels, Counter>::default();
@@ -149,6 +157,7 @@ impl Metrics {
             runs_skipped,
             checks_assigned,
             auth_refused,
+            api_auth_refused,
         }
     }
 

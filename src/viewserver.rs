@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Query, State};
+use axum::http::HeaderMap;
 
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -26,6 +27,7 @@ use crate::metrics::Metrics;
 use crate::node::proto::{ClusterView, Heartbeat, WorkerView};
 use crate::node::{NodeBase, NodeClient, NodeError, Signed, not_found};
 use crate::util::now_ms;
+use crate::web::auth::{ApiAuth, Tokens, forwarded};
 use crate::web::{api, status};
 
 /// Workers silent this long are forgotten (no longer listed).
@@ -262,11 +264,21 @@ pub async fn run(
         admin: AdminMail::new(Notifier::new(cfg.smtp.as_ref(), None, cfg.alerts.clone())?),
     });
     let cluster = base.signed(Router::new().route("/cluster/heartbeat", post(heartbeat)));
-    let router = Router::new()
+    // No database here: tokens are checked by the controller.
+    let tokens = Tokens {
+        db: Box::new(|| None),
+        controller: Box::new({
+            let shared = shared.clone();
+            move || shared.lock().controller_url()
+        }),
+        client: base.client.clone(),
+    };
+    let reads = Router::new()
         .route("/api/cluster", get(api_cluster))
         .merge(api::routes(api_forward))
         .route("/", get(page_index))
-        .route("/checks/{id}", get(page_check))
+        .route("/checks/{id}", get(page_check));
+    let router = api::guarded(reads, ApiAuth::new(cfg.http.public, tokens, base.metrics.clone()))
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics_text))
         .merge(cluster)
@@ -321,23 +333,32 @@ async fn api_cluster(State(shared): State<Arc<Shared>>) -> Json<ClusterView> {
     Json(shared.lock().view(Instant::now(), None))
 }
 
-async fn page_index(State(shared): State<Arc<Shared>>, Query(q): Query<status::PageQuery>) -> Response {
+async fn page_index(
+    State(shared): State<Arc<Shared>>,
+    Query(q): Query<status::PageQuery>,
+    headers: HeaderMap,
+) -> Response {
     let cluster = shared.lock().view(Instant::now(), None);
-    status::index(&shared.client, &cluster, &q).await
+    status::index(&shared.client, &cluster, &q, forwarded(&headers)).await
 }
 
 async fn page_check(
     State(shared): State<Arc<Shared>>,
     axum::extract::Path(id): axum::extract::Path<i64>,
+    headers: HeaderMap,
 ) -> Response {
     let cluster = shared.lock().view(Instant::now(), None);
-    status::check(&shared.client, &cluster, id).await
+    status::check(&shared.client, &cluster, id, forwarded(&headers)).await
 }
 
 /// `/api/*` (but `/api/cluster`) is the controller's: forwarded.
-async fn api_forward(State(shared): State<Arc<Shared>>, uri: axum::http::Uri) -> Response {
+async fn api_forward(
+    State(shared): State<Arc<Shared>>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> Response {
     let url = shared.lock().controller_url();
-    api::proxy(&shared.client, url.as_deref(), &uri).await
+    api::proxy(&shared.client, url.as_deref(), &uri, forwarded(&headers)).await
 }
 
 async fn metrics_text(State(shared): State<Arc<Shared>>) -> impl IntoResponse {

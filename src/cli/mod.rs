@@ -3,6 +3,7 @@
 
 mod certs;
 mod status;
+mod token;
 mod up;
 
 use std::path::PathBuf;
@@ -92,7 +93,13 @@ pub enum Command {
         /// Any node's address (the viewserver's, or `bearmon up`'s).
         #[arg(long, default_value = "http://127.0.0.1:8080", env = "BEARMON_URL")]
         url: String,
+        /// An API token (scope read), for a cluster with `[http] public = false`.
+        #[arg(long, env = "BEARMON_TOKEN", hide_env_values = true)]
+        token: Option<String>,
     },
+    /// API tokens: `Authorization: Bearer TOKEN` on the API and the page.
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Read a viewserver or worker config file and report what is wrong with it.
     CheckConfig {
         /// The TOML file.
@@ -142,6 +149,32 @@ pub struct WorkerArgs {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Make a token and print it, once: only its hash is stored.
+    Create {
+        /// A unique name that says who or what uses it.
+        name: String,
+        /// read (the page and the read API), write (also the routes that change things) or
+        /// admin (everything).
+        #[arg(long, value_parser = ["read", "write", "admin"], default_value = "read")]
+        scope: String,
+        #[arg(long, env = "BEARMON_DATABASE", hide_env_values = true)]
+        database: String,
+    },
+    /// List the tokens: name, scope, created, last used, revoked. Never a token itself.
+    List {
+        #[arg(long, env = "BEARMON_DATABASE", hide_env_values = true)]
+        database: String,
+    },
+    /// Revoke a token by name (the nodes stop accepting it within 10 seconds).
+    Revoke {
+        name: String,
+        #[arg(long, env = "BEARMON_DATABASE", hide_env_values = true)]
+        database: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum CertsCommand {
     /// Make the cluster CA: DIR/ca.pem and DIR/ca-key.pem.
     Init {
@@ -188,7 +221,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             up::run(&listen, &database, config.as_deref(), stop_on_signal()).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Status { url } => status::run(&url).await,
+        Command::Status { url, token } => status::run(&url, token.as_deref()).await,
+        Command::Token(TokenCommand::Create { name, scope, database }) => {
+            token::create(&database, &name, &scope).await
+        }
+        Command::Token(TokenCommand::List { database }) => token::list(&database).await,
+        Command::Token(TokenCommand::Revoke { name, database }) => token::revoke(&database, &name).await,
     }
 }
 

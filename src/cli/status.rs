@@ -7,13 +7,12 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde_json::Value;
 
-async fn get(client: &reqwest::Client, url: &str) -> anyhow::Result<Value> {
-    let resp = client
-        .get(url)
-        .timeout(Duration::from_secs(10))
-        .send()
-        .await
-        .with_context(|| format!("GET {url}"))?;
+async fn get(client: &reqwest::Client, url: &str, token: Option<&str>) -> anyhow::Result<Value> {
+    let mut req = client.get(url).timeout(Duration::from_secs(10));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await.with_context(|| format!("GET {url}"))?;
     let status = resp.status();
     let body: Value = resp.json().await.with_context(|| format!("GET {url}: not JSON"))?;
     if !status.is_success() {
@@ -26,10 +25,10 @@ async fn get(client: &reqwest::Client, url: &str) -> anyhow::Result<Value> {
 ///
 /// # Errors
 /// When the node cannot be reached or answers nonsense.
-pub async fn run(base: &str) -> anyhow::Result<ExitCode> {
+pub async fn run(base: &str, token: Option<&str>) -> anyhow::Result<ExitCode> {
     let base = base.trim_end_matches('/');
     let client = reqwest::Client::builder().build()?;
-    let cluster = get(&client, &format!("{base}/api/cluster")).await?;
+    let cluster = get(&client, &format!("{base}/api/cluster"), token).await?;
     let mut healthy = true;
     let ctrl = cluster["controller"].as_str();
     let live = cluster["workers_live"].as_u64().unwrap_or(0);
@@ -52,7 +51,8 @@ pub async fn run(base: &str) -> anyhow::Result<ExitCode> {
         println!("checks: unknown (no controller)");
         return Ok(ExitCode::from(1));
     }
-    let page = get(&client, &format!("{base}/api/checks?status=offline,invalid&per_page=1000")).await?;
+    let page =
+        get(&client, &format!("{base}/api/checks?status=offline,invalid&per_page=1000"), token).await?;
     let c = &page["counts"];
     println!(
         "checks: {} online, {} offline, {} invalid",
@@ -80,7 +80,7 @@ pub async fn run(base: &str) -> anyhow::Result<ExitCode> {
         }
     }
     // A channel that fails is a problem before the outage it should report.
-    let failing = get(&client, &format!("{base}/api/contacts/failing")).await?;
+    let failing = get(&client, &format!("{base}/api/contacts/failing"), token).await?;
     let contacts = failing["contacts"].as_array().map(Vec::as_slice).unwrap_or(&[]);
     if !contacts.is_empty() {
         healthy = false;

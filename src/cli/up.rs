@@ -92,6 +92,7 @@ pub async fn run(
         tls: None,
         smtp: file.smtp.clone(),
         alerts: file.alerts.clone(),
+        http: file.http.clone(),
     };
     let mut tasks = vec![tokio::spawn({
         let stop = stop.clone();
@@ -113,6 +114,7 @@ pub async fn run(
             smtp: file.smtp.clone(),
             twilio: file.twilio.clone(),
             alerts: file.alerts.clone(),
+            http: file.http.clone(),
         };
         let l = tokio::net::TcpListener::bind(cfg.listen).await?;
         let stop = stop.clone();

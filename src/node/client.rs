@@ -103,14 +103,15 @@ impl NodeClient {
         &self,
         url: &str,
         timeout: Duration,
+        authorization: Option<&str>,
     ) -> Result<(u16, axum::body::Bytes), ClientError> {
-        let resp = self
-            .http
-            .get(url)
-            .timeout(timeout)
-            .send()
-            .await
-            .map_err(|source| ClientError::Transport { url: url.to_string(), source })?;
+        let mut req = self.http.get(url).timeout(timeout);
+        // The user's token, passed on: the controller checks it again (from its cache).
+        if let Some(a) = authorization {
+            req = req.header(axum::http::header::AUTHORIZATION, a);
+        }
+        let resp =
+            req.send().await.map_err(|source| ClientError::Transport { url: url.to_string(), source })?;
         let status = resp.status().as_u16();
         let body =
             resp.bytes().await.map_err(|source| ClientError::Transport { url: url.to_string(), source })?;

@@ -18,6 +18,7 @@ pub mod fence;
 mod model;
 pub mod outbox;
 mod rows;
+pub mod tokens;
 mod watcher;
 
 pub use changes::ChangeCursor;

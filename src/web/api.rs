@@ -115,13 +115,18 @@ pub async fn answer<R: ReadModel>(r: &R, uri: &Uri) -> Response {
 }
 
 /// Forwards an `/api/...` GET to the controller at `base`, passing its status and body on.
-pub async fn proxy(client: &NodeClient, base: Option<&str>, uri: &Uri) -> Response {
+pub async fn proxy(
+    client: &NodeClient,
+    base: Option<&str>,
+    uri: &Uri,
+    authorization: Option<&str>,
+) -> Response {
     let Some(base) = base else {
         return json_error(StatusCode::SERVICE_UNAVAILABLE, "no controller elected yet");
     };
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
     let url = format!("{}{path}", base.trim_end_matches('/'));
-    match client.get_raw(&url, Duration::from_secs(10)).await {
+    match client.get_raw(&url, Duration::from_secs(10), authorization).await {
         Ok((status, body)) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
             (status, [("content-type", "application/json")], body).into_response()
@@ -146,6 +151,19 @@ where
         .route("/api/events", get(forward.clone()))
         .route("/api/contacts/failing", get(forward))
         .route("/api/openapi.json", get(openapi))
+}
+
+/// Guards a node's read routes (the page and the `/api/*` routes) and adds
+/// `GET /api/whoami`: `[http] public = false` asks every read for a token.
+pub fn guarded<S: Clone + Send + Sync + 'static>(
+    reads: axum::Router<S>,
+    auth: std::sync::Arc<super::auth::ApiAuth>,
+) -> axum::Router<S> {
+    use axum::middleware::from_fn_with_state;
+    let whoami = axum::Router::new()
+        .route("/api/whoami", axum::routing::get(super::auth::whoami))
+        .route_layer(from_fn_with_state(auth.clone(), super::auth::token_required));
+    reads.route_layer(from_fn_with_state(auth, super::auth::read_access)).merge(whoami)
 }
 
 /// `GET /api/openapi.json`.

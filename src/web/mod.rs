@@ -6,6 +6,7 @@
 //! viewserver renders the page from the controller's JSON read back into the same types.
 
 pub mod api;
+pub mod auth;
 pub mod page;
 pub mod status;
 pub mod view;

@@ -28,13 +28,14 @@ async fn from_controller<T: DeserializeOwned>(
     client: &NodeClient,
     cluster: &ClusterView,
     path_and_query: &str,
+    authorization: Option<&str>,
 ) -> Result<T, String> {
     let base = cluster
         .controller_url
         .as_deref()
         .ok_or("No controller is elected yet: start a worker with a database.")?;
     let url = format!("{}{path_and_query}", base.trim_end_matches('/'));
-    match client.get_raw(&url, Duration::from_secs(10)).await {
+    match client.get_raw(&url, Duration::from_secs(10), authorization).await {
         Ok((200, body)) => serde_json::from_slice(&body).map_err(|e| format!("the controller's answer: {e}")),
         Ok((status, body)) => {
             Err(format!("the controller answered {status}: {}", String::from_utf8_lossy(&body)))
@@ -49,7 +50,12 @@ fn html(status: StatusCode, body: String) -> Response {
 }
 
 /// `GET /`: one page of checks.
-pub async fn index(client: &NodeClient, cluster: &ClusterView, q: &PageQuery) -> Response {
+pub async fn index(
+    client: &NodeClient,
+    cluster: &ClusterView,
+    q: &PageQuery,
+    auth: Option<&str>,
+) -> Response {
     let status = if Shown::parse(&q.status).is_some() { q.status.clone() } else { String::new() };
     let mut path = format!("/api/checks?per_page=50&recent=60&page={}", q.page.unwrap_or(1).max(1));
     if !q.q.is_empty() {
@@ -60,8 +66,8 @@ pub async fn index(client: &NodeClient, cluster: &ClusterView, q: &PageQuery) ->
         path.push_str(&format!("&status={status}"));
     }
     let (checks, failing) = tokio::join!(
-        from_controller::<ChecksPage>(client, cluster, &path),
-        from_controller::<FailingContacts>(client, cluster, "/api/contacts/failing"),
+        from_controller::<ChecksPage>(client, cluster, &path, auth),
+        from_controller::<FailingContacts>(client, cluster, "/api/contacts/failing", auth),
     );
     // The failing contacts are a warning on top: without them the page still shows.
     let failing = failing.unwrap_or_default();
@@ -72,10 +78,11 @@ pub async fn index(client: &NodeClient, cluster: &ClusterView, q: &PageQuery) ->
 }
 
 /// `GET /checks/{id}`: one check with its charts.
-pub async fn check(client: &NodeClient, cluster: &ClusterView, id: i64) -> Response {
-    let detail = from_controller::<CheckDetail>(client, cluster, &format!("/api/checks/{id}")).await;
+pub async fn check(client: &NodeClient, cluster: &ClusterView, id: i64, auth: Option<&str>) -> Response {
+    let detail = from_controller::<CheckDetail>(client, cluster, &format!("/api/checks/{id}"), auth).await;
     let history =
-        from_controller::<History>(client, cluster, &format!("/api/checks/{id}/history?hours=24")).await;
+        from_controller::<History>(client, cluster, &format!("/api/checks/{id}/history?hours=24"), auth)
+            .await;
     match (detail, history) {
         (Ok(d), Ok(h)) => html(StatusCode::OK, page::check(cluster, &d, &h)),
         (Err(why), _) | (_, Err(why)) => html(StatusCode::NOT_FOUND, page::unavailable(cluster, &why)),
