@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 
 use super::auth::{HDR_NODE, HDR_NONCE, HDR_SIGNATURE, HDR_TIME, Signer};
 use super::proto::ErrorBody;
+use super::seal::{HDR_SEALED, Way};
 use super::tls::NodeTls;
 
 /// Connect deadline between nodes (they are usually in one data centre).
@@ -23,6 +24,8 @@ pub enum ClientError {
     Decode { url: String, reason: String },
     #[error("cannot build the HTTP client: {0}")]
     Build(reqwest::Error),
+    #[error("{url}: answer refused: {reason}")]
+    Unauthentic { url: String, reason: String },
 }
 
 impl ClientError {
@@ -40,6 +43,8 @@ pub struct NodeClient {
     http: reqwest::Client,
     signer: Arc<Signer>,
     name: String,
+    /// Without TLS, bodies are sealed (they carry check definitions with passwords).
+    seal: bool,
 }
 
 impl NodeClient {
@@ -53,19 +58,25 @@ impl NodeClient {
         if let Some(tls) = tls {
             b = b.tls_backend_preconfigured(tls.client.clone());
         }
-        Ok(NodeClient { http: b.build().map_err(ClientError::Build)?, signer, name: name.to_string() })
+        Ok(NodeClient {
+            http: b.build().map_err(ClientError::Build)?,
+            signer,
+            name: name.to_string(),
+            seal: tls.is_none(),
+        })
     }
 
     pub fn name(&self) -> &str {
         &self.name
     }
 
-    /// POSTs `body` as JSON to `base` + `path`, signed, and decodes the JSON answer (or
-    /// nothing, for `()` with a 204).
+    /// POSTs `body` as JSON to `base` + `path`, signed (and, without TLS, sealed), and
+    /// decodes the JSON answer (or nothing, for `()` with a 204). A successful answer must
+    /// be signed for this very request, or it is refused.
     ///
     /// # Errors
-    /// [`ClientError`] with the URL: unreachable, timed out, refused with a status, or an
-    /// answer that does not decode.
+    /// [`ClientError`] with the URL: unreachable, timed out, refused with a status, an
+    /// answer not signed by a node of the cluster, or one that does not decode.
     pub async fn post<B: Serialize, R: DeserializeOwned>(
         &self,
         base: &str,
@@ -74,10 +85,13 @@ impl NodeClient {
         timeout: Duration,
     ) -> Result<R, ClientError> {
         let url = format!("{}{path}", base.trim_end_matches('/'));
-        let bytes = serde_json::to_vec(body)
+        let mut bytes = serde_json::to_vec(body)
             .map_err(|e| ClientError::Decode { url: url.clone(), reason: e.to_string() })?;
+        if self.seal {
+            bytes = self.signer.sealer().seal(Way::Request, path, &bytes);
+        }
         let s = self.signer.sign(&self.name, "POST", path, &bytes);
-        let resp = self
+        let mut req = self
             .http
             .post(&url)
             .timeout(timeout)
@@ -85,12 +99,36 @@ impl NodeClient {
             .header(HDR_NODE, &s.node)
             .header(HDR_TIME, s.time_ms.to_string())
             .header(HDR_NONCE, &s.nonce)
-            .header(HDR_SIGNATURE, &s.signature)
+            .header(HDR_SIGNATURE, &s.signature);
+        if self.seal {
+            req = req.header(HDR_SEALED, "1");
+        }
+        let resp = req
             .body(bytes)
             .send()
             .await
             .map_err(|source| ClientError::Transport { url: url.clone(), source })?;
-        decode(url, resp).await
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes =
+            resp.bytes().await.map_err(|source| ClientError::Transport { url: url.clone(), source })?;
+        if !status.is_success() {
+            return decode(url, status, &bytes);
+        }
+        let refuse = |reason: String| ClientError::Unauthentic { url: url.clone(), reason };
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let (Some(responder), Some(sig)) = (header(HDR_NODE), header(HDR_SIGNATURE)) else {
+            return Err(refuse("unsigned".into()));
+        };
+        self.signer
+            .verify_response(status.as_u16(), path, &responder, &s.nonce, &bytes, &sig)
+            .map_err(|e| refuse(e.to_string()))?;
+        let bytes = if headers.contains_key(HDR_SEALED) {
+            self.signer.sealer().open(Way::Response, path, &bytes).map_err(|e| refuse(e.to_string()))?.into()
+        } else {
+            bytes
+        };
+        decode(url, status, &bytes)
     }
 }
 
@@ -119,15 +157,17 @@ impl NodeClient {
     }
 }
 
-async fn decode<R: DeserializeOwned>(url: String, resp: reqwest::Response) -> Result<R, ClientError> {
-    let status = resp.status();
-    let bytes = resp.bytes().await.map_err(|source| ClientError::Transport { url: url.clone(), source })?;
+fn decode<R: DeserializeOwned>(
+    url: String,
+    status: reqwest::StatusCode,
+    bytes: &[u8],
+) -> Result<R, ClientError> {
     if !status.is_success() {
-        let message = serde_json::from_slice::<ErrorBody>(&bytes)
+        let message = serde_json::from_slice::<ErrorBody>(bytes)
             .map(|e| e.error)
             .unwrap_or_else(|_| String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned());
         return Err(ClientError::Status { url, status: status.as_u16(), message });
     }
-    let bytes = if bytes.is_empty() { &b"null"[..] } else { &bytes[..] };
+    let bytes = if bytes.is_empty() { &b"null"[..] } else { bytes };
     serde_json::from_slice(bytes).map_err(|e| ClientError::Decode { url, reason: e.to_string() })
 }

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod client;
 pub mod proto;
+pub mod seal;
 pub mod serve;
 pub mod start;
 pub mod tls;
@@ -35,6 +36,8 @@ pub struct PeerNode(pub String);
 pub struct AuthLayer {
     pub signer: Arc<Signer>,
     pub metrics: Metrics,
+    /// This node's name, in the signature of its answers.
+    pub name: String,
 }
 
 /// Any route no handler claims: a JSON 404 naming the path.
@@ -142,5 +145,40 @@ pub async fn require_signature(State(auth): State<Arc<AuthLayer>>, req: Request,
         );
     }
     parts.extensions.insert(PeerNode(node));
-    next.run(Request::from_parts(parts, Body::from(bytes))).await
+    let sealed = parts.headers.contains_key(seal::HDR_SEALED);
+    let bytes = if sealed {
+        match auth.signer.sealer().open(seal::Way::Request, &path, &bytes) {
+            Ok(plain) => axum::body::Bytes::from(plain),
+            Err(e) => {
+                tracing::warn!(peer = %addr, path = %path, reason = %e, "sealed node request does not open; refused");
+                return json_error(StatusCode::BAD_REQUEST, e.to_string());
+            }
+        }
+    } else {
+        bytes
+    };
+    let resp = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    answer_signed(&auth, resp, &path, &signed.nonce, sealed).await
+}
+
+/// Signs the answer to a node request (sealed when the request was), bound to that
+/// request's nonce.
+async fn answer_signed(auth: &AuthLayer, resp: Response, path: &str, nonce: &str, seal_it: bool) -> Response {
+    let (mut parts, body) = resp.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return json_error(StatusCode::INTERNAL_SERVER_ERROR, "cannot read the answer to sign it");
+    };
+    let bytes =
+        if seal_it { auth.signer.sealer().seal(seal::Way::Response, path, &bytes) } else { bytes.to_vec() };
+    let sig = auth.signer.sign_response(parts.status.as_u16(), path, &auth.name, nonce, &bytes);
+    let header = |v: &str| axum::http::HeaderValue::from_str(v).ok();
+    if let (Some(node), Some(sig)) = (header(&auth.name), header(&sig)) {
+        parts.headers.insert(auth::HDR_NODE, node);
+        parts.headers.insert(auth::HDR_SIGNATURE, sig);
+    }
+    if seal_it {
+        parts.headers.insert(seal::HDR_SEALED, axum::http::HeaderValue::from_static("1"));
+    }
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(bytes))
 }

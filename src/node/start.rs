@@ -71,7 +71,11 @@ impl NodeBase {
 
     /// `routes` behind the signature check (and, with TLS, the client certificate's name).
     pub fn signed<S: Clone + Send + Sync + 'static>(&self, routes: Router<S>) -> Router<S> {
-        let auth = Arc::new(AuthLayer { signer: self.signer.clone(), metrics: self.metrics.clone() });
+        let auth = Arc::new(AuthLayer {
+            signer: self.signer.clone(),
+            metrics: self.metrics.clone(),
+            name: self.client.name().to_string(),
+        });
         routes.route_layer(axum::middleware::from_fn_with_state(auth, require_signature))
     }
 
