@@ -217,3 +217,28 @@ async fn a_notification_waits_for_the_earlier_one_of_its_pair(backend: Backend) 
 }
 
 on_every_backend!(a_notification_waits_for_the_earlier_one_of_its_pair);
+
+/// MySQL 8 has no idle-transaction timeout (issue: a frozen controller held the term row
+/// until wait_timeout, 8 h). Simulated on MariaDB by turning its timeout off for the frozen
+/// session: the claim waits `CLAIM_LOCK_WAIT_SECS`, ends the connection recorded in the term
+/// row, and goes through; the frozen transaction commits nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn on_mysql_a_claim_ends_a_transaction_frozen_on_the_term_row() {
+    let Some((db, url)) = fresh_db(Backend::MySql).await else { return };
+    let old = Fence::claim(&db, "w1").await.unwrap();
+    let zombie = Db::connect(&url).await.unwrap();
+    let mut conn = zombie.pool().acquire().await.unwrap();
+    sqlx::raw_sql("SET SESSION idle_transaction_timeout = 0").execute(&mut *conn).await.unwrap();
+    let mut tx = sqlx::Connection::begin(&mut *conn).await.unwrap();
+    // What a controller's fenced transaction runs first.
+    let sql = "UPDATE bearmon_term SET commits = commits + 1, holder_conn = CONNECTION_ID() WHERE id = 1";
+    sqlx::query(sql).execute(&mut *tx).await.unwrap();
+    let started = std::time::Instant::now();
+    let claim = tokio::time::timeout(std::time::Duration::from_secs(30), Fence::claim(&db, "w2")).await;
+    let new = claim.expect("the claim waited for the frozen transaction").unwrap();
+    let waited = started.elapsed().as_secs_f64();
+    let bound = bearmon::store::fence::CLAIM_LOCK_WAIT_SECS as f64 + 3.0;
+    assert!(waited < bound, "claim took {waited:.1} s");
+    assert!(new.term() > old.term());
+    assert!(tx.commit().await.is_err(), "the frozen connection was ended");
+}

@@ -15,7 +15,7 @@ use sqlx::Row;
 
 use super::model::{Delivery, Flip, Rollup};
 use super::{events, outbox};
-use crate::db::{Db, Tx};
+use crate::db::{Backend, Db, Tx};
 use crate::util::now_ms;
 
 #[derive(Debug, thiserror::Error)]
@@ -41,14 +41,48 @@ impl Fence {
     /// # Errors
     /// [`FenceError::Db`] when the database is unreachable.
     pub async fn claim(db: &Db, holder: &str) -> Result<Fence, FenceError> {
-        let mut tx = db.pool().begin().await?;
-        let sql = db.sql("UPDATE bearmon_term SET term = term + 1, holder = ?, renewed_at = ? WHERE id = 1");
-        let done = sqlx::query(sql).bind(holder.to_string()).bind(now_ms()).execute(&mut *tx).await?;
-        if done.rows_affected() != 1 {
-            return Err(FenceError::NoTermRow);
+        if db.backend() != Backend::MySql {
+            return Self::claim_once(db, holder).await;
         }
-        let (term, _) = read_term(db, &mut tx).await?;
-        tx.commit().await?;
+        // MySQL 8 never ends a session idle inside a transaction: a controller frozen in
+        // one holds the term row until the server's wait_timeout (8 h). The claim waits at
+        // most CLAIM_LOCK_WAIT_SECS for the row, then ends the connection holding it.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match Self::claim_once(db, holder).await {
+                Err(FenceError::Db(e)) if attempt < 3 && is_lock_wait_timeout(&e) => {
+                    end_frozen_holder(db).await?;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn claim_once(db: &Db, holder: &str) -> Result<Fence, FenceError> {
+        let mut conn = db.pool().acquire().await?;
+        if db.backend() == Backend::MySql {
+            let sql = format!("SET SESSION innodb_lock_wait_timeout = {CLAIM_LOCK_WAIT_SECS}");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut *conn).await?;
+        }
+        let claimed = async {
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            let sql =
+                db.sql("UPDATE bearmon_term SET term = term + 1, holder = ?, renewed_at = ? WHERE id = 1");
+            let done = sqlx::query(sql).bind(holder.to_string()).bind(now_ms()).execute(&mut *tx).await?;
+            if done.rows_affected() != 1 {
+                return Err(FenceError::NoTermRow);
+            }
+            let (term, _) = read_term(db, &mut tx).await?;
+            tx.commit().await?;
+            Ok(term)
+        }
+        .await;
+        if db.backend() == Backend::MySql {
+            // The pooled connection goes back with the server's default.
+            sqlx::raw_sql("SET SESSION innodb_lock_wait_timeout = DEFAULT").execute(&mut *conn).await?;
+        }
+        let term = claimed?;
         tracing::info!(term, holder, "claimed controller term");
         Ok(Fence { db: db.clone(), term })
     }
@@ -63,7 +97,15 @@ impl Fence {
 
     /// The first statement of every fenced transaction.
     async fn guard(&self, tx: &mut Tx<'_>) -> Result<(), FenceError> {
-        let sql = self.db.sql("UPDATE bearmon_term SET commits = commits + 1 WHERE id = 1 AND term = ?");
+        // On MySQL the statement also names its connection, for a claimant that finds this
+        // transaction frozen (see `end_frozen_holder`).
+        let sql = if self.db.backend() == Backend::MySql {
+            self.db.sql(
+                "UPDATE bearmon_term SET commits = commits + 1, holder_conn = CONNECTION_ID() WHERE id = 1 AND term = ?",
+            )
+        } else {
+            self.db.sql("UPDATE bearmon_term SET commits = commits + 1 WHERE id = 1 AND term = ?")
+        };
         let done = sqlx::query(sql).bind(self.term as i64).execute(&mut **tx).await?;
         if done.rows_affected() == 1 {
             return Ok(());
@@ -216,6 +258,57 @@ impl Fence {
                 .await?;
         }
         Ok(())
+    }
+}
+
+/// How long a MySQL claim waits for the term row before it ends the connection holding it.
+pub const CLAIM_LOCK_WAIT_SECS: u64 = 3;
+
+/// MySQL's "Lock wait timeout exceeded" (1205).
+fn is_lock_wait_timeout(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(d) => d
+            .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+            .map_or_else(|| d.message().contains("Lock wait timeout"), |m| m.number() == 1205),
+        _ => false,
+    }
+}
+
+/// Ends the connection whose transaction holds the term row: its first statement wrote
+/// `holder_conn = CONNECTION_ID()`, uncommitted, which a READ UNCOMMITTED read sees. Its
+/// transaction is rolled back by the server (nothing of a frozen controller commits, as the
+/// fence promises anyway). Ending a connection of the same database user needs no privilege.
+async fn end_frozen_holder(db: &Db) -> Result<(), FenceError> {
+    let mut conn = db.pool().acquire().await?;
+    sqlx::raw_sql("SET TRANSACTION ISOLATION LEVEL READ UNCOMMITTED").execute(&mut *conn).await?;
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    let sql = format!(
+        "SELECT {}, {}, holder FROM bearmon_term WHERE id = 1",
+        db.int("holder_conn"),
+        db.int("CONNECTION_ID()")
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_one(&mut *tx).await?;
+    tx.commit().await?;
+    let (holder_conn, own, holder): (i64, i64, String) = (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+    if holder_conn == 0 || holder_conn == own {
+        return Ok(());
+    }
+    tracing::warn!(
+        connection = holder_conn,
+        holder = %holder,
+        wait_secs = CLAIM_LOCK_WAIT_SECS,
+        "the term row is held by a transaction that does not finish (a frozen controller?); ending its connection"
+    );
+    match sqlx::raw_sql(sqlx::AssertSqlSafe(format!("KILL CONNECTION {holder_conn}")))
+        .execute(&mut *conn)
+        .await
+    {
+        Ok(_) => Ok(()),
+        // Already gone, or not ours to end: the next attempt says what still blocks.
+        Err(e) => {
+            tracing::warn!(connection = holder_conn, error = %e, "could not end the connection holding the term row");
+            Ok(())
+        }
     }
 }
 
