@@ -72,15 +72,20 @@ async fn email_plain_with_gobearmon_text_and_message_id() {
     assert!(matches!(e, SendError::Permanent(_)), "{e:?}");
 }
 
+/// A fresh certificate and key as PEM files in `dir`, for a TLS SMTP sink.
+fn tls_files(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (cert, key) = common::cert(30);
+    let (cert_pem, key_pem) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert_pem, pem("CERTIFICATE", cert.as_ref())).unwrap();
+    std::fs::write(&key_pem, pem("PRIVATE KEY", key.secret_der())).unwrap();
+    (cert_pem, key_pem)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn email_over_starttls() {
     common::init();
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = common::cert(30);
-    let cert_pem = dir.path().join("cert.pem");
-    let key_pem = dir.path().join("key.pem");
-    std::fs::write(&cert_pem, pem("CERTIFICATE", cert.as_ref())).unwrap();
-    std::fs::write(&key_pem, pem("PRIVATE KEY", key.secret_der())).unwrap();
+    let (cert_pem, key_pem) = tls_files(dir.path());
     let sink = SmtpSink::start(Some((&cert_pem, &key_pem)));
     let n = Notifier::new(
         Some(&smtp(sink.port, Some(true), Some(cert_pem.clone()))),
@@ -123,11 +128,7 @@ async fn gobearmon_smtp_uses_starttls_when_offered_and_requires_it_with_credenti
     assert_eq!(relay.messages().len(), 1, "credentials are never sent in clear");
 
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = common::cert(30);
-    let cert_pem = dir.path().join("cert.pem");
-    let key_pem = dir.path().join("key.pem");
-    std::fs::write(&cert_pem, pem("CERTIFICATE", cert.as_ref())).unwrap();
-    std::fs::write(&key_pem, pem("PRIVATE KEY", key.secret_der())).unwrap();
+    let (cert_pem, key_pem) = tls_files(dir.path());
     let tls = SmtpSink::start(Some((&cert_pem, &key_pem)));
     let n =
         Notifier::new(Some(&smtp(tls.port, None, Some(cert_pem))), None, AlertsConfig::default()).unwrap();

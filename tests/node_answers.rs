@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::routing::post;
 use bearmon::metrics::Metrics;
-use bearmon::node::auth::{HDR_NODE, HDR_NONCE, HDR_SIGNATURE, HDR_TIME};
+use bearmon::node::auth::{Answer, HDR_NODE, HDR_NONCE, HDR_SIGNATURE, HDR_TIME};
 use bearmon::node::seal::{HDR_SEALED, Way};
 use bearmon::node::{AuthLayer, NodeClient, Signer, require_signature, serve};
 use serde_json::{Value, json};
@@ -71,12 +71,11 @@ async fn answers_are_signed_for_their_request_and_sealed_without_tls() {
     assert!(headers.contains_key(HDR_SEALED));
     let sig = headers[HDR_SIGNATURE].to_str().unwrap();
     assert_eq!(headers[HDR_NODE], "w2");
-    signer.verify_response(200, "/cluster/sync", "w2", &s.nonce, &raw, sig).expect("signed for this request");
-    assert!(
-        signer
-            .verify_response(200, "/cluster/sync", "w2", "00000000000000000000000000000000", &raw, sig)
-            .is_err()
-    );
+    let answer =
+        Answer { status: 200, path: "/cluster/sync", responder: "w2", request_nonce: &s.nonce, body: &raw };
+    signer.verify_response(&answer, sig).expect("signed for this request");
+    let other = Answer { request_nonce: "00000000000000000000000000000000", ..answer };
+    assert!(signer.verify_response(&other, sig).is_err(), "bound to its request");
 
     // A forger without the signature layer: an unsigned answer is refused...
     let forged =
@@ -90,13 +89,15 @@ async fn answers_are_signed_for_their_request_and_sealed_without_tls() {
         "/cluster/heartbeat",
         post(move || {
             let body = br#"{"term":99}"#.to_vec();
-            let sig = Signer::new(SECRET).sign_response(
-                200,
-                "/cluster/heartbeat",
-                "viewserver",
-                "ab".repeat(16).as_str(),
-                &body,
-            );
+            let nonce = "ab".repeat(16);
+            let answer = Answer {
+                status: 200,
+                path: "/cluster/heartbeat",
+                responder: "viewserver",
+                request_nonce: &nonce,
+                body: &body,
+            };
+            let sig = Signer::new(SECRET).sign_response(&answer);
             async move { ([(HDR_NODE, "viewserver".to_string()), (HDR_SIGNATURE, sig)], body) }
         }),
     );

@@ -49,6 +49,19 @@ pub struct Signed {
     pub signature: String,
 }
 
+/// One node's answer to a signed request, as its signature covers it.
+#[derive(Debug, Clone, Copy)]
+pub struct Answer<'a> {
+    pub status: u16,
+    /// The request's path.
+    pub path: &'a str,
+    /// The answering node's name.
+    pub responder: &'a str,
+    /// The nonce of the request answered.
+    pub request_nonce: &'a str,
+    pub body: &'a [u8],
+}
+
 /// A shared secret plus the nonces seen recently, and the sealer derived from the same
 /// secret.
 pub struct Signer {
@@ -86,48 +99,29 @@ impl Signer {
         &self.sealer
     }
 
-    fn response_message(
-        status: u16,
-        path: &str,
-        responder: &str,
-        request_nonce: &str,
-        body: &[u8],
-    ) -> String {
-        let body_hash = hex(digest::digest(&digest::SHA256, body).as_ref());
-        format!("bearmon-v1-response\n{status}\n{path}\n{responder}\n{request_nonce}\n{body_hash}")
+    fn response_message(a: &Answer<'_>) -> String {
+        let body_hash = hex(digest::digest(&digest::SHA256, a.body).as_ref());
+        format!(
+            "bearmon-v1-response\n{}\n{}\n{}\n{}\n{body_hash}",
+            a.status, a.path, a.responder, a.request_nonce
+        )
     }
 
     /// Signs the answer `responder` gives to the request that carried `request_nonce`: bound
     /// to that request, so an old answer cannot be replayed to a new one (a forged cluster
     /// view or sync answer would name a controller or hand out checks).
-    pub fn sign_response(
-        &self,
-        status: u16,
-        path: &str,
-        responder: &str,
-        request_nonce: &str,
-        body: &[u8],
-    ) -> String {
-        let msg = Self::response_message(status, path, responder, request_nonce, body);
-        hex(hmac::sign(&self.key, msg.as_bytes()).as_ref())
+    pub fn sign_response(&self, a: &Answer<'_>) -> String {
+        hex(hmac::sign(&self.key, Self::response_message(a).as_bytes()).as_ref())
     }
 
     /// Checks an answer signed by [`Signer::sign_response`].
     ///
     /// # Errors
     /// [`AuthError::Malformed`] or [`AuthError::BadSignature`].
-    pub fn verify_response(
-        &self,
-        status: u16,
-        path: &str,
-        responder: &str,
-        request_nonce: &str,
-        body: &[u8],
-        signature: &str,
-    ) -> Result<(), AuthError> {
+    pub fn verify_response(&self, a: &Answer<'_>, signature: &str) -> Result<(), AuthError> {
         let sig = unhex(signature).ok_or(AuthError::Malformed(HDR_SIGNATURE))?;
-        let msg = Self::response_message(status, path, responder, request_nonce, body);
-        hmac::verify(&self.key, msg.as_bytes(), &sig).map_err(|_| AuthError::BadSignature)
+        hmac::verify(&self.key, Self::response_message(a).as_bytes(), &sig)
+            .map_err(|_| AuthError::BadSignature)
     }
 
     fn message(method: &str, path: &str, node: &str, time_ms: i64, nonce: &str, body: &[u8]) -> String {

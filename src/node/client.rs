@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::auth::{HDR_NODE, HDR_NONCE, HDR_SIGNATURE, HDR_TIME, Signer};
+use super::auth::{Answer, HDR_NODE, HDR_NONCE, HDR_SIGNATURE, HDR_TIME, Signer};
 use super::proto::ErrorBody;
 use super::seal::{HDR_SEALED, Way};
 use super::tls::NodeTls;
@@ -120,9 +120,14 @@ impl NodeClient {
         let (Some(responder), Some(sig)) = (header(HDR_NODE), header(HDR_SIGNATURE)) else {
             return Err(refuse("unsigned".into()));
         };
-        self.signer
-            .verify_response(status.as_u16(), path, &responder, &s.nonce, &bytes, &sig)
-            .map_err(|e| refuse(e.to_string()))?;
+        let answer = Answer {
+            status: status.as_u16(),
+            path,
+            responder: &responder,
+            request_nonce: &s.nonce,
+            body: &bytes,
+        };
+        self.signer.verify_response(&answer, &sig).map_err(|e| refuse(e.to_string()))?;
         let bytes = if headers.contains_key(HDR_SEALED) {
             self.signer.sealer().open(Way::Response, path, &bytes).map_err(|e| refuse(e.to_string()))?.into()
         } else {

@@ -170,7 +170,14 @@ async fn answer_signed(auth: &AuthLayer, resp: Response, path: &str, nonce: &str
     };
     let bytes =
         if seal_it { auth.signer.sealer().seal(seal::Way::Response, path, &bytes) } else { bytes.to_vec() };
-    let sig = auth.signer.sign_response(parts.status.as_u16(), path, &auth.name, nonce, &bytes);
+    let answer = auth::Answer {
+        status: parts.status.as_u16(),
+        path,
+        responder: &auth.name,
+        request_nonce: nonce,
+        body: &bytes,
+    };
+    let sig = auth.signer.sign_response(&answer);
     let header = |v: &str| axum::http::HeaderValue::from_str(v).ok();
     if let (Some(node), Some(sig)) = (header(&auth.name), header(&sig)) {
         parts.headers.insert(auth::HDR_NODE, node);
