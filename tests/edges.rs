@@ -8,8 +8,10 @@ use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use bearmon::db::Backend;
+use bearmon::node::Signer;
+use bearmon::node::auth::{HDR_NODE, HDR_NONCE, HDR_SIGNATURE, HDR_TIME};
 use bearmon::store::Store;
-use common::cluster::{Node, Scratch, get_json, viewserver_args};
+use common::cluster::{Node, SECRET, Scratch, get_json, viewserver_args};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_check_row_with_1mb_of_json_is_invalid_and_named() {
@@ -36,9 +38,16 @@ async fn a_100mb_node_request_is_refused_and_the_node_keeps_serving() {
     common::init();
     let scratch = Scratch::new("");
     let vs = Node::start("viewserver", &viewserver_args(&scratch.config(), "127.0.0.1:0"));
+    // Signature headers that pass the checks made before the body is read (an unsigned
+    // request is refused on its headers alone: tests/cluster_auth.rs).
+    let s = Signer::new(SECRET).sign("w9", "POST", "/cluster/heartbeat", b"");
     let body = vec![b'x'; 100 << 20];
     let sent = reqwest::Client::new()
         .post(format!("{}/cluster/heartbeat", vs.url))
+        .header(HDR_NODE, &s.node)
+        .header(HDR_TIME, s.time_ms.to_string())
+        .header(HDR_NONCE, &s.nonce)
+        .header(HDR_SIGNATURE, &s.signature)
         .body(body)
         .timeout(Duration::from_secs(30))
         .send()

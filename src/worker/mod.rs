@@ -2,6 +2,7 @@
 //! sends results to the controller in batches, answers confirmation requests at once, and,
 //! when it has a database and the viewserver elects it, runs the controller.
 
+mod api;
 mod asked;
 pub mod schedule;
 
@@ -9,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
@@ -26,7 +27,7 @@ use crate::metrics::Metrics;
 use crate::node::proto::{AskRequest, ClusterView, Heartbeat, ResultMsg, SyncRequest, SyncResponse};
 use crate::node::{NodeBase, NodeClient, NodeError, PeerNode, Signed, json_error, not_found};
 use crate::util::{lock, now_ms};
-use crate::web::auth::{self, ApiAuth, Tokens, forwarded};
+use crate::web::auth::ApiAuth;
 use schedule::{DueRun, Schedule};
 
 /// Results kept while the controller cannot be reached; beyond this the oldest are dropped
@@ -112,32 +113,13 @@ pub async fn run(cfg: WorkerConfig, listener: TcpListener, stop: CancellationTok
         Router::new()
             .route("/cluster/sync", post(sync))
             .route("/cluster/ask", post(ask))
-            .route("/cluster/token", post(token)),
+            .route("/cluster/token", post(api::token)),
     );
-    // Tokens are checked in the database once connected, else by the controller.
-    let tokens = Tokens {
-        db: Box::new({
-            let shared = shared.clone();
-            move || lock(&shared.db).clone()
-        }),
-        controller: Box::new({
-            let shared = shared.clone();
-            move || {
-                shared
-                    .view
-                    .borrow()
-                    .as_ref()
-                    .and_then(|v| v.controller_url.clone())
-                    .filter(|u| *u != shared.url)
-            }
-        }),
-        client: base.client.clone(),
-    };
     let reads =
-        Router::new().route("/api/cluster", get(api_cluster)).merge(crate::web::api::routes(api_forward));
-    let auth = ApiAuth::new(shared.cfg.http.public, tokens, base.metrics.clone());
+        Router::new().route("/api/cluster", get(api::cluster)).merge(crate::web::api::routes(api::forward));
+    let auth = ApiAuth::new(shared.cfg.http.public, api::tokens(&shared, &base.client), base.metrics.clone());
     let router = crate::web::api::guarded(reads, auth)
-        .route("/metrics", get(metrics_text))
+        .route("/metrics", get(api::metrics_text))
         .merge(cluster)
         .fallback(not_found)
         .with_state(shared.clone());
@@ -474,40 +456,4 @@ async fn ask(
         });
     }
     StatusCode::NO_CONTENT.into_response()
-}
-
-async fn api_cluster(State(shared): State<Arc<Shared>>) -> Response {
-    match shared.view.borrow().clone() {
-        Some(v) => Json(v).into_response(),
-        None => json_error(StatusCode::SERVICE_UNAVAILABLE, "no answer from the viewserver yet"),
-    }
-}
-
-/// `/api/*` answered here when this node is controller, else by the controller.
-async fn api_forward(
-    State(shared): State<Arc<Shared>>,
-    uri: axum::http::Uri,
-    headers: HeaderMap,
-) -> Response {
-    if let Some(c) = shared.controller() {
-        return crate::web::api::answer(&*c, &uri).await;
-    }
-    let url =
-        shared.view.borrow().as_ref().and_then(|v| v.controller_url.clone()).filter(|u| *u != shared.url);
-    crate::web::api::proxy(&shared.client, url.as_deref(), &uri, forwarded(&headers)).await
-}
-
-/// `POST /cluster/token` (signed): checks a token's hash for a node without the database.
-async fn token(State(shared): State<Arc<Shared>>, Json(q): Json<auth::TokenQuery>) -> Response {
-    let Some(db) = lock(&shared.db).clone() else {
-        return json_error(StatusCode::SERVICE_UNAVAILABLE, "this worker has no database connection");
-    };
-    match auth::grant_of(&db, &q.hash).await {
-        Ok(grant) => Json(grant).into_response(),
-        Err(e) => json_error(StatusCode::SERVICE_UNAVAILABLE, format!("reading bearmon_tokens: {e}")),
-    }
-}
-
-async fn metrics_text(State(shared): State<Arc<Shared>>) -> Response {
-    shared.metrics.response()
 }
