@@ -182,6 +182,9 @@ async fn a_flip_notifies_every_contact_kind_once_and_leaks_no_secret() {
         assert!(rows.iter().all(|(s, _, _)| s == "sent"), "contact {contact}: {rows:?}");
     }
 
+    // Every confirmation request reached its worker and its signed answer was accepted.
+    assert!(!c.all_logs().contains("answer refused"), "a node refused a node's answer:\n{}", c.all_logs());
+
     // No secret in any notification or log line.
     let mut everything: Vec<String> = mails.clone();
     everything.extend(twilio.iter().map(|(_, f)| format!("{f:?}")));

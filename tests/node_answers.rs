@@ -39,6 +39,7 @@ async fn answers_are_signed_for_their_request_and_sealed_without_tls() {
     let auth = Arc::new(AuthLayer { signer: signer.clone(), metrics: Metrics::new(), name: "w2".into() });
     let real = axum::Router::new()
         .route("/cluster/sync", post(definition))
+        .route("/cluster/ask", post(|| async { axum::http::StatusCode::NO_CONTENT }))
         .route_layer(axum::middleware::from_fn_with_state(auth, require_signature));
     let real = start(real, &stop).await;
     let client = NodeClient::new("w1", signer.clone(), None).unwrap();
@@ -48,6 +49,11 @@ async fn answers_are_signed_for_their_request_and_sealed_without_tls() {
         client.post(&real, "/cluster/sync", &json!({"worker": "w1"}), Duration::from_secs(5)).await.unwrap();
     assert_eq!(got["asked"]["worker"], "w1");
     assert!(got["data"].as_str().unwrap().contains(PASSWORD));
+
+    // A 204 (an ask's answer) has no body on the wire, and is still signed for its request.
+    let asked =
+        client.post::<_, ()>(&real, "/cluster/ask", &json!({"term": 1}), Duration::from_secs(5)).await;
+    asked.expect("a signed 204 is accepted");
 
     // On the wire: the answer is sealed (the password is not in it) and signed for this nonce.
     let body = signer.sealer().seal(Way::Request, "/cluster/sync", br#"{"worker":"w1"}"#);

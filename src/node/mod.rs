@@ -168,8 +168,17 @@ async fn answer_signed(auth: &AuthLayer, resp: Response, path: &str, nonce: &str
     let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
         return json_error(StatusCode::INTERNAL_SERVER_ERROR, "cannot read the answer to sign it");
     };
-    let bytes =
-        if seal_it { auth.signer.sealer().seal(seal::Way::Response, path, &bytes) } else { bytes.to_vec() };
+    // A 204 (an ask's answer) carries no body on the wire (HTTP drops one): nothing is
+    // sealed, and the signature covers the empty body the client receives.
+    let empty = parts.status == StatusCode::NO_CONTENT || parts.status == StatusCode::NOT_MODIFIED;
+    let seal_it = seal_it && !empty;
+    let bytes = if empty {
+        Vec::new()
+    } else if seal_it {
+        auth.signer.sealer().seal(seal::Way::Response, path, &bytes)
+    } else {
+        bytes.to_vec()
+    };
     let answer = auth::Answer {
         status: parts.status.as_u16(),
         path,
