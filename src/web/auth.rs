@@ -110,9 +110,9 @@ pub async fn grant_of(db: &Db, hash: &str) -> Result<Option<Grant>, String> {
 }
 
 impl Tokens {
-    fn lookup<'a>(&'a self, token: &'a str) -> Lookup<'a> {
+    /// The grant of the token whose SHA-256 is `hash`.
+    fn lookup(&self, hash: String) -> Lookup<'_> {
         Box::pin(async move {
-            let hash = hash(token);
             if let Some(db) = (self.db)() {
                 return grant_of(&db, &hash).await;
             }
@@ -188,11 +188,13 @@ impl ApiAuth {
             return Err(self
                 .refuse(peer, "missing Authorization: Bearer TOKEN (create one with bearmon token create)"));
         };
-        let grant = match self.cached(token) {
+        // Hashed once: the cache, the database and the controller all know tokens by hash.
+        let hash = hash(token);
+        let grant = match self.cached(&hash) {
             Some(g) => g,
-            None => match self.tokens.lookup(token).await {
+            None => match self.tokens.lookup(hash.clone()).await {
                 Ok(g) => {
-                    lock(&self.cache).insert(hash(token), (g.clone(), Instant::now()));
+                    lock(&self.cache).insert(hash, (g.clone(), Instant::now()));
                     g
                 }
                 Err(e) => {
@@ -221,10 +223,10 @@ impl ApiAuth {
         Ok(Some(grant))
     }
 
-    fn cached(&self, token: &str) -> Option<Option<Grant>> {
+    fn cached(&self, hash: &str) -> Option<Option<Grant>> {
         let mut cache = lock(&self.cache);
         cache.retain(|_, (_, at)| at.elapsed() < CACHE_FOR);
-        cache.get(&hash(token)).map(|(g, _)| g.clone())
+        cache.get(hash).map(|(g, _)| g.clone())
     }
 
     fn refuse(&self, peer: Option<IpAddr>, why: &str) -> Response {
