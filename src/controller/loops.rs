@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use super::Controller;
 use super::state::{Commit, Effects};
-use crate::store::{FenceError, Rollup, Watcher, events, outbox};
+use crate::store::{Delta, FenceError, Rollup, Watcher, events, outbox};
 use crate::util::{Now, lock};
 
 /// Rollup rows per transaction.
@@ -109,12 +109,32 @@ impl Controller {
                 failing.ok("reading the database again");
                 self.admin.db_ok("change poll");
                 let now = Now::read();
+                // The policy tables are read outside the state's lock.
+                let policy = if deltas.contains(&Delta::Policy) {
+                    match super::load_policy(self.fence.db(), watcher.snapshot(), now).await {
+                        Ok(rows) => Some(rows),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cannot read the policy tables; keeping what was read before");
+                            None
+                        }
+                    }
+                } else {
+                    None
+                };
                 let assigning = self.assigning();
                 let mut inner = self.lock();
+                if let Some(rows) = policy {
+                    inner.policy.book.load(rows, super::policy_tz());
+                    inner.policy.reloaded();
+                }
                 for d in deltas {
-                    if let crate::store::Delta::Contact(id) = d {
+                    if let Delta::Contact(id) = d {
                         let row = watcher.snapshot().contacts.get(&id);
                         lock(&self.contacts).set(id, row.map(|c| (c.kind.as_str(), c.data.as_str())));
+                        match row {
+                            Some(c) => inner.policy.book.set_contact(id, c.options.as_deref()),
+                            None => inner.policy.book.remove_contact(id),
+                        }
                     }
                     inner.on_delta(d, assigning, now);
                 }
@@ -134,6 +154,7 @@ impl Controller {
             inner.refresh_membership(now, out);
         }
         inner.expire_rounds(now, out);
+        inner.tick_policy(now, out);
         if self.started.elapsed() >= self.timing.dead_after() {
             inner.eval_worker_checks(now, out);
         }
@@ -234,6 +255,16 @@ impl Controller {
                         notifications = queued,
                         term = self.term(),
                         "flip committed"
+                    );
+                    self.outbox_wake.notify_one();
+                }),
+                Commit::Notice(n) => self.fence.commit_notice(n).await.map(|queued| {
+                    tracing::info!(
+                        check = n.check_id,
+                        kind = n.notice.kind.as_str(),
+                        number = n.notice.number,
+                        notifications = queued,
+                        "notice committed"
                     );
                     self.outbox_wake.notify_one();
                 }),

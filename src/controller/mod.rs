@@ -15,7 +15,7 @@ mod read;
 pub mod state;
 pub mod table;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -32,7 +32,8 @@ use crate::config::Timing;
 use crate::metrics::Metrics;
 use crate::node::NodeClient;
 use crate::node::proto::{AskMsg, AskRequest, AssignmentMsg, SyncRequest, SyncResponse};
-use crate::store::{Fence, FenceError, Flip, Snapshot, Store, StoreError, Watcher, events, fence};
+use crate::store::policy_rows::{self, PolicyRows};
+use crate::store::{Fence, FenceError, Flip, Snapshot, Store, StoreError, Watcher, events, fence, outbox};
 use crate::util::{Now, lock};
 use state::{Commit, Effects, Inner};
 
@@ -99,6 +100,18 @@ pub struct Setup {
     pub viewserver: String,
 }
 
+/// The time zone timeperiods are read in (`[policy] timezone`; UTC for now).
+fn policy_tz() -> jiff::tz::TimeZone {
+    jiff::tz::TimeZone::UTC
+}
+
+/// Reads the policy tables, naming rows that point at checks or contacts `snapshot` lacks.
+async fn load_policy(db: &crate::db::Db, snapshot: &Snapshot, now: Now) -> Result<PolicyRows, StoreError> {
+    let checks: BTreeSet<i64> = snapshot.checks.keys().copied().collect();
+    let contacts: BTreeSet<i64> = snapshot.contacts.keys().copied().collect();
+    policy_rows::load(db, &checks, &contacts, now.ms.div_euclid(1000)).await
+}
+
 fn book(snapshot: &Snapshot) -> Book {
     let mut b = Book::default();
     for (id, c) in &snapshot.contacts {
@@ -125,9 +138,23 @@ impl Controller {
         let watcher = Watcher::start(Store::new(db.clone())).await?;
         let streaks = fence::load_streaks(&db).await?;
         let since = events::load_since(&db).await?;
+        let open = outbox::open_problems(&db).await?;
         let defs = watcher.snapshot().checks.values().cloned();
-        let inner =
-            Inner::new(fence.term(), confirmations, timing.dead_after(), defs, &streaks, &since, Now::read());
+        let now = Now::read();
+        let mut inner =
+            Inner::new(fence.term(), confirmations, timing.dead_after(), defs, &streaks, &since, now);
+        let rows = load_policy(&db, watcher.snapshot(), now).await?;
+        inner.policy.book.load(rows, policy_tz());
+        for c in watcher.snapshot().contacts.values() {
+            inner.policy.book.set_contact(c.id, c.options.as_deref());
+        }
+        let offline: Vec<(Arc<crate::store::CheckDef>, Option<i64>)> = inner
+            .checks
+            .iter()
+            .filter(|(_, s)| s.decider.status() == crate::decide::Status::Offline)
+            .map(|(_, s)| (s.def.clone(), s.since_ms))
+            .collect();
+        inner.policy.restore(offline.iter().map(|(d, s)| (d.as_ref(), *s)), &open, now.ms);
         let (tx, rx) = mpsc::unbounded_channel();
         metrics.controller_term.set(fence.term() as i64);
         let c = Arc::new(Controller {
@@ -271,8 +298,9 @@ impl Controller {
     /// Drops the recipients of `f` that no `contacts` row exists for (yet): an alert may be
     /// inserted before its contact, which is then told of the flips after it arrives.
     fn known_contacts(&self, f: &mut Flip) {
+        let Some(notice) = &mut f.notice else { return };
         let book = lock(&self.contacts);
-        f.contacts.retain(|id| {
+        notice.contacts.retain(|id| {
             let known = book.get(*id).is_some();
             if !known {
                 tracing::warn!(

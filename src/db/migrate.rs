@@ -124,9 +124,9 @@ fn first_line(stmt: &str) -> &str {
 }
 
 /// MySQL's "it is already there" errors: table (1050), column (1060), index (1061), trigger
-/// (1359), foreign key (1826).
+/// (1359), foreign key (1826); and "it is already gone" for a dropped index (1091).
 fn already_there(e: &dyn sqlx::error::DatabaseError) -> bool {
-    const NUMBERS: [u16; 5] = [1050, 1060, 1061, 1359, 1826];
+    const NUMBERS: [u16; 6] = [1050, 1060, 1061, 1091, 1359, 1826];
     match e.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
         Some(my) => NUMBERS.contains(&my.number()),
         None => {

@@ -183,6 +183,16 @@ impl Db {
         }
     }
 
+    /// An SQL expression that turns a bound number of unix seconds (`?`) into the backend's
+    /// timestamp, for the columns an operator fills with `CURRENT_TIMESTAMP`.
+    pub fn from_epoch(&self) -> &'static str {
+        match self.backend {
+            Backend::MySql => "FROM_UNIXTIME(?)",
+            Backend::Postgres => "to_timestamp(?)",
+            Backend::Sqlite => "datetime(?, 'unixepoch')",
+        }
+    }
+
     /// `n` comma-separated placeholders, for `IN (...)` lists.
     pub fn placeholders(n: usize) -> String {
         vec!["?"; n].join(", ")

@@ -4,7 +4,15 @@
 //! clock, no I/O, so every rule is a table test. Shinken's notification logic (periods,
 //! escalations, downtime, flapping, dependencies) grows here.
 
+pub mod period;
+
 use std::collections::BTreeSet;
+
+pub mod downtime;
+pub mod notify;
+#[cfg(test)]
+mod notify_tests;
+pub mod options;
 
 use crate::decide::Status;
 

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
-use super::model::{Delivery, Flip, Rollup};
+use super::model::{Delivery, Flip, NoticeCommit, Rollup};
 use super::{events, outbox};
 use crate::db::{Backend, Db, Tx};
 use crate::util::now_ms;
@@ -166,6 +166,20 @@ impl Fence {
         self.write_streak(&mut tx, flip.check_id, 0).await?;
         tx.commit().await?;
         Ok((event, queued))
+    }
+
+    /// Commits a notification that is not a flip: its outbox rows, under the fence. A notice
+    /// committed again (its acknowledgement was lost) writes nothing more. Returns the rows
+    /// written.
+    ///
+    /// # Errors
+    /// [`FenceError::Deposed`] (nothing written) or [`FenceError::Db`].
+    pub async fn commit_notice(&self, n: &NoticeCommit) -> Result<usize, FenceError> {
+        let mut tx = self.db.pool().begin().await?;
+        self.guard(&mut tx).await?;
+        let queued = outbox::enqueue_notice(&self.db, &mut tx, n).await?;
+        tx.commit().await?;
+        Ok(queued)
     }
 
     /// Claims outbox row `id` for this term until `lease_until` (unix ms); `None` when

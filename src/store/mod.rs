@@ -17,6 +17,7 @@ pub mod events;
 pub mod fence;
 mod model;
 pub mod outbox;
+pub mod policy_rows;
 mod rows;
 pub mod tokens;
 mod watcher;
@@ -25,9 +26,9 @@ pub use changes::ChangeCursor;
 pub use fence::{Fence, FenceError};
 pub use model::{
     AlertLink, AlertWhen, AttemptOutcome, CheckDef, Contact, Delivery, Event, EventRow, FailingContact, Flip,
-    Rollup, RowProblem, Snapshot, idem_key,
+    NoticeCommit, Rollup, RowProblem, Snapshot, idem_key,
 };
-pub use rows::{CheckRows, Store};
+pub use rows::{CheckRows, Store, default_options};
 pub use watcher::{Delta, Watcher};
 
 use crate::db::DbError;

@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 use crate::check::{CheckSpec, InvalidCheck};
 use crate::decide::Status;
 pub use crate::policy::AlertWhen;
+use crate::policy::notify::Notice;
+use crate::policy::options::CheckOptions;
 
 /// A bad value in a row: reported, logged, and skipped or worked around.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +64,8 @@ pub struct CheckDef {
     /// The runnable definition, or why the check is invalid.
     pub spec: Result<CheckSpec, InvalidCheck>,
     pub alerts: Vec<AlertLink>,
+    /// `checks.options` (NULL: gobearmon's behaviour, one shared default).
+    pub options: Arc<CheckOptions>,
     /// Everything wrong with this row and its alert rows (the invalid reason included).
     pub problems: Vec<RowProblem>,
 }
@@ -79,6 +83,8 @@ pub struct Contact {
     pub id: i64,
     pub kind: String,
     pub data: String,
+    /// `contacts.options` as written (parsed by the controller: `policy::options`).
+    pub options: Option<String>,
 }
 
 /// Everything loaded, keyed by row id.
@@ -110,8 +116,24 @@ pub struct Flip {
     pub data: String,
     /// The confirming result's message, secrets scrubbed.
     pub message: String,
-    /// Contacts of enabled alerts whose type matches the new state.
-    pub contacts: Vec<i64>,
+    /// What the policy decided to send with the flip (`None`: nobody is told).
+    pub notice: Option<Notice>,
+}
+
+/// A notification that is not a flip (re-notification, escalation, acknowledgement,
+/// downtime), built by the controller and committed through the fence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NoticeCommit {
+    pub check_id: i64,
+    /// The check's state now.
+    pub status: Status,
+    pub name: String,
+    pub kind: String,
+    /// The check's data, secrets redacted.
+    pub data: String,
+    /// The last result's message, scrubbed.
+    pub message: String,
+    pub notice: Notice,
 }
 
 /// What a notification is about: one flip of one check.
@@ -122,10 +144,22 @@ pub struct Event {
     pub check_type: String,
     /// The check's data, redacted.
     pub check_data: String,
-    /// `online` or `offline`.
+    /// `online` or `offline`: the check's state when the notification was made.
     pub status: String,
     /// The result message that confirmed the flip, scrubbed.
     pub message: String,
+    /// Nagios's `$NOTIFICATIONTYPE$` (`PROBLEM`, `RECOVERY`, `ACKNOWLEDGEMENT`, ...).
+    pub notification_type: String,
+    /// Nagios's `$NOTIFICATIONNUMBER$`: the n-th notification of the problem.
+    pub notification_number: u32,
+}
+
+impl Event {
+    /// A problem or recovery notification (gobearmon's two kinds), as opposed to an
+    /// acknowledgement, downtime or flapping notice.
+    pub fn is_state_change(&self) -> bool {
+        matches!(self.notification_type.as_str(), "PROBLEM" | "RECOVERY" | "")
+    }
 }
 
 /// A contact whose notifications fail: its newest delivered-or-given-up row failed, or a row

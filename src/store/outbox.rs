@@ -3,10 +3,10 @@
 
 use sqlx::Row;
 
-use super::model::{AttemptOutcome, Delivery, Event, FailingContact, Flip, idem_key};
+use super::model::{AttemptOutcome, Delivery, Event, FailingContact, Flip, NoticeCommit, idem_key};
 use crate::db::{Db, Tx};
 use crate::decide::Status;
-use crate::policy;
+use crate::policy::notify::Notice;
 use crate::util::now_ms;
 
 async fn opt_i64(db: &Db, tx: &mut Tx<'_>, sql: &str, binds: &[i64]) -> Result<Option<i64>, sqlx::Error> {
@@ -18,79 +18,251 @@ async fn opt_i64(db: &Db, tx: &mut Tx<'_>, sql: &str, binds: &[i64]) -> Result<O
     row.try_get::<Option<i64>, _>(0)
 }
 
-/// Writes one outbox row per contact to notify of `flip` (event `event_id`). A recovery goes
-/// to [`policy::recovery_recipients`]: the matching alerts and everyone notified of the
-/// problem it ends.
+/// Writes one outbox row per contact the policy chose for `flip` (event `event_id`). A
+/// recovery's rows belong to the incident its problem opened (the last `offline` event).
 ///
 /// # Errors
 /// The database's.
 pub async fn enqueue(db: &Db, tx: &mut Tx<'_>, event_id: i64, flip: &Flip) -> Result<usize, sqlx::Error> {
+    let Some(notice) = &flip.notice else { return Ok(0) };
     let now = now_ms();
-    let mut contacts = flip.contacts.clone();
     let (incident, incident_at) = match flip.to {
         Status::Offline => (event_id, now),
-        Status::Online => {
-            let problem = opt_i64(
-                db,
-                tx,
-                &format!(
-                    "SELECT {} FROM check_events WHERE check_id = ? AND type = 'offline' AND id < ?",
-                    cast_max(db, "id")
-                ),
-                &[flip.check_id, event_id],
-            )
-            .await?;
-            match problem {
-                Some(p) => {
-                    let sql = db.sql(&format!(
-                        "SELECT DISTINCT {} FROM bearmon_outbox WHERE check_id = ? AND event_id = ? AND state <> 'failed'",
-                        db.int("contact_id")
-                    ));
-                    let rows = sqlx::query(sql).bind(flip.check_id).bind(p).fetch_all(&mut **tx).await?;
-                    let told: Vec<i64> = rows.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?;
-                    contacts = policy::recovery_recipients(&flip.contacts, &told);
-                    let at = opt_i64(
-                        db,
-                        tx,
-                        &format!(
-                            "SELECT {} FROM bearmon_outbox WHERE event_id = ?",
-                            cast_max(db, "created_at")
-                        ),
-                        &[p],
-                    )
-                    .await?;
-                    (p, at.unwrap_or(now))
-                }
-                None => (event_id, now),
-            }
-        }
+        Status::Online => incident_of(db, tx, flip.check_id, event_id, now).await?,
     };
-    let sql = || {
+    let row = Row_ {
+        event_id,
+        check_id: flip.check_id,
+        status: flip.to,
+        name: &flip.name,
+        kind: &flip.kind,
+        data: &flip.data,
+        message: &flip.message,
+        incident,
+        incident_at,
+    };
+    // The first notifications of a flip keep gobearmon-era keys (`bm-<event>-<contact>`).
+    insert_rows(db, tx, &row, notice, |c| idem_key(event_id, c)).await
+}
+
+/// The incident a notification made at `event_id`'s time belongs to: the last `offline`
+/// event before it, and when its first notification was made.
+async fn incident_of(
+    db: &Db,
+    tx: &mut Tx<'_>,
+    check_id: i64,
+    event_id: i64,
+    now: i64,
+) -> Result<(i64, i64), sqlx::Error> {
+    let problem = opt_i64(
+        db,
+        tx,
+        &format!(
+            "SELECT {} FROM check_events WHERE check_id = ? AND type = 'offline' AND id <= ?",
+            cast_max(db, "id")
+        ),
+        &[check_id, event_id],
+    )
+    .await?;
+    let Some(p) = problem else { return Ok((event_id, now)) };
+    let at = opt_i64(
+        db,
+        tx,
+        &format!("SELECT {} FROM bearmon_outbox WHERE event_id = ?", cast_max(db, "created_at")),
+        &[p],
+    )
+    .await?;
+    Ok((p, at.unwrap_or(now)))
+}
+
+/// What every row of one notification shares.
+struct Row_<'a> {
+    event_id: i64,
+    check_id: i64,
+    status: Status,
+    name: &'a str,
+    kind: &'a str,
+    data: &'a str,
+    message: &'a str,
+    incident: i64,
+    incident_at: i64,
+}
+
+/// Inserts a row per contact of `notice`, skipping a key already there (a notice committed
+/// again by a retry or a new controller is written once).
+async fn insert_rows(
+    db: &Db,
+    tx: &mut Tx<'_>,
+    r: &Row_<'_>,
+    notice: &Notice,
+    key: impl Fn(i64) -> String,
+) -> Result<usize, sqlx::Error> {
+    let now = now_ms();
+    let exists = || db.sql("SELECT 1 FROM bearmon_outbox WHERE idem_key = ?");
+    let insert = || {
         db.sql(
         "INSERT INTO bearmon_outbox (event_id, check_id, contact_id, idem_key, state, to_status, check_name, check_type, \
-         check_data, message, incident, incident_at, created_at, next_attempt_at) \
-         VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
+         check_data, message, incident, incident_at, created_at, next_attempt_at, notification_type, notification_number) \
+         VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
     };
-    for c in &contacts {
-        sqlx::query(sql())
-            .bind(event_id)
-            .bind(flip.check_id)
+    let mut n = 0;
+    for c in &notice.contacts {
+        let k = key(*c);
+        if sqlx::query(exists()).bind(k.clone()).fetch_optional(&mut **tx).await?.is_some() {
+            continue;
+        }
+        sqlx::query(insert())
+            .bind(r.event_id)
+            .bind(r.check_id)
             .bind(*c)
-            .bind(idem_key(event_id, *c))
-            .bind(flip.to.as_str())
-            .bind(flip.name.clone())
-            .bind(flip.kind.clone())
-            .bind(flip.data.clone())
-            .bind(flip.message.clone())
-            .bind(incident)
-            .bind(incident_at)
+            .bind(k)
+            .bind(r.status.as_str())
+            .bind(r.name.to_string())
+            .bind(r.kind.to_string())
+            .bind(r.data.to_string())
+            .bind(r.message.to_string())
+            .bind(r.incident)
+            .bind(r.incident_at)
             .bind(now)
             .bind(now)
+            .bind(notice.kind.as_str())
+            .bind(i64::from(notice.number))
             .execute(&mut **tx)
             .await?;
+        n += 1;
     }
-    Ok(contacts.len())
+    Ok(n)
+}
+
+/// Writes a notice that is not a flip (re-notification, acknowledgement, downtime): its rows
+/// belong to the check's latest event (for a problem, the flip that opened it); keys name
+/// the notice's tag, so committing it twice writes it once. Returns the rows written.
+///
+/// # Errors
+/// The database's.
+pub async fn enqueue_notice(db: &Db, tx: &mut Tx<'_>, n: &NoticeCommit) -> Result<usize, sqlx::Error> {
+    let now = now_ms();
+    let event = opt_i64(
+        db,
+        tx,
+        &format!("SELECT {} FROM check_events WHERE check_id = ?", cast_max(db, "id")),
+        &[n.check_id],
+    )
+    .await?
+    .unwrap_or(0);
+    let (incident, incident_at) = incident_of(db, tx, n.check_id, event, now).await?;
+    let row = Row_ {
+        event_id: event,
+        check_id: n.check_id,
+        status: n.status,
+        name: &n.name,
+        kind: &n.kind,
+        data: &n.data,
+        message: &n.message,
+        incident,
+        incident_at,
+    };
+    let tag = &n.notice.tag;
+    let check = n.check_id;
+    insert_rows(db, tx, &row, &n.notice, |c| format!("bm-{event}-{c}-{tag}-c{check}")).await
+}
+
+/// What the outbox says of a check's open problem, for a new controller to go on from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OpenProblem {
+    /// Problem notifications made so far (the highest number).
+    pub number: u32,
+    /// When the last of them was made (unix ms).
+    pub last_ms: Option<i64>,
+    /// Everyone told of it.
+    pub told: Vec<i64>,
+    /// The acknowledgement notices made for it.
+    pub acked: bool,
+}
+
+/// The open problems of the checks that are offline now: per check, from the outbox rows of
+/// its last `offline` event.
+///
+/// # Errors
+/// The database's.
+pub async fn open_problems(db: &Db) -> Result<std::collections::HashMap<i64, OpenProblem>, sqlx::Error> {
+    let sql = db.sql(&format!(
+        "SELECT {}, {}, {}, notification_type, {}, {} FROM bearmon_outbox o \
+         WHERE o.state <> 'failed' AND o.incident = (SELECT MAX(e.id) FROM check_events e \
+         WHERE e.check_id = o.check_id AND e.type = 'offline') \
+         AND EXISTS (SELECT 1 FROM checks c WHERE c.id = o.check_id AND c.status = 'offline')",
+        db.int("o.check_id"),
+        db.int("o.incident"),
+        db.int("o.contact_id"),
+        db.int("o.notification_number"),
+        db.int("o.created_at"),
+    ));
+    let rows = sqlx::query(sql).fetch_all(db.pool()).await?;
+    let mut out: std::collections::HashMap<i64, OpenProblem> = std::collections::HashMap::new();
+    for r in rows {
+        let check: i64 = r.try_get(0)?;
+        let contact: i64 = r.try_get(2)?;
+        let kind: String = r.try_get(3).unwrap_or_default();
+        let number: i64 = r.try_get(4)?;
+        let at: i64 = r.try_get(5)?;
+        let p = out.entry(check).or_default();
+        match kind.as_str() {
+            "PROBLEM" | "" => {
+                p.number = p.number.max(u32::try_from(number.max(1)).unwrap_or(u32::MAX));
+                p.last_ms = Some(p.last_ms.map_or(at, |l| l.max(at)));
+                if !p.told.contains(&contact) {
+                    p.told.push(contact);
+                }
+            }
+            "ACKNOWLEDGEMENT" => p.acked = true,
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// The last notifications of a check, newest first, for `/checks/ID`: (unix ms, type,
+/// number, contact, state).
+///
+/// # Errors
+/// The database's.
+pub async fn recent_for_check(db: &Db, check_id: i64, limit: i64) -> Result<Vec<SentRow>, sqlx::Error> {
+    let sql = db.sql(&format!(
+        "SELECT {}, notification_type, {}, {}, state, to_status FROM bearmon_outbox WHERE check_id = ? \
+         ORDER BY id DESC LIMIT ?",
+        db.int("created_at"),
+        db.int("notification_number"),
+        db.int("contact_id"),
+    ));
+    let rows = sqlx::query(sql).bind(check_id).bind(limit).fetch_all(db.pool()).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let status: String = r.try_get(5).unwrap_or_default();
+        let mut kind: String = r.try_get(1).unwrap_or_default();
+        if kind.is_empty() {
+            kind = if status == "offline" { "PROBLEM" } else { "RECOVERY" }.into();
+        }
+        out.push(SentRow {
+            at_ms: r.try_get(0)?,
+            notification_type: kind,
+            number: u32::try_from(r.try_get::<i64, _>(2)?.max(1)).unwrap_or(1),
+            contact_id: r.try_get(3)?,
+            state: r.try_get(4).unwrap_or_default(),
+        });
+    }
+    Ok(out)
+}
+
+/// One notification row as `/checks/ID` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentRow {
+    pub at_ms: i64,
+    pub notification_type: String,
+    pub number: u32,
+    pub contact_id: i64,
+    /// `pending`, `sending`, `sent` or `failed`.
+    pub state: String,
 }
 
 fn cast_max(db: &Db, col: &str) -> String {
@@ -204,8 +376,8 @@ pub async fn claim(
         return Ok(None);
     }
     let sql = db.sql(&format!(
-        "SELECT {}, {}, {}, idem_key, to_status, check_name, check_type, check_data, message, {}, {}, {}, {} \
-         FROM bearmon_outbox WHERE id = ?",
+        "SELECT {}, {}, {}, idem_key, to_status, check_name, check_type, check_data, message, {}, {}, {}, {}, \
+         notification_type, {} FROM bearmon_outbox WHERE id = ?",
         db.int("event_id"),
         db.int("check_id"),
         db.int("contact_id"),
@@ -213,6 +385,7 @@ pub async fn claim(
         db.int("incident_at"),
         db.int("created_at"),
         db.int("attempts"),
+        db.int("notification_number"),
     ));
     let (
         event_id,
@@ -228,8 +401,24 @@ pub async fn claim(
         incident_at_ms,
         at_ms,
         attempts,
+        mut notification_type,
+        number,
     ): ClaimedRow = sqlx::query_as(sql).bind(id).fetch_one(&mut **tx).await?;
-    let event = Event { check_id, status, check_name, check_type, check_data, message };
+    if notification_type.is_empty() {
+        // A row from before notification types: gobearmon's two kinds.
+        notification_type = if status == "offline" { "PROBLEM" } else { "RECOVERY" }.into();
+    }
+    let notification_number = u32::try_from(number.max(1)).unwrap_or(u32::MAX);
+    let event = Event {
+        check_id,
+        status,
+        check_name,
+        check_type,
+        check_data,
+        message,
+        notification_type,
+        notification_number,
+    };
     let attempts = u32::try_from(attempts).unwrap_or(u32::MAX);
     Ok(Some(Delivery {
         outbox_id: id,
@@ -245,7 +434,8 @@ pub async fn claim(
 }
 
 /// The columns [`claim`] reads back, in its `SELECT`'s order.
-type ClaimedRow = (i64, i64, i64, String, String, String, String, String, String, i64, i64, i64, i64);
+type ClaimedRow =
+    (i64, i64, i64, String, String, String, String, String, String, i64, i64, i64, i64, String, i64);
 
 /// Records an attempt of row `id` claimed by `term`: the row's new state and an attempt
 /// row, plus the `charges` row of an SMS or call. Conditional on the claim still being

@@ -12,6 +12,7 @@ use super::model::{AlertLink, AlertWhen, CheckDef, Contact, RowProblem, Snapshot
 use crate::check::{CheckSpec, InvalidCheck};
 use crate::db::Db;
 use crate::decide::Status;
+use crate::policy::{self, options::CheckOptions};
 
 /// The largest `checks.data` accepted (gobearmon's column holds 1,024 characters).
 pub const MAX_DATA: usize = 64 * 1024;
@@ -27,7 +28,7 @@ const CHUNK: usize = 500;
 /// Checks per page of a whole-table read: fixed statements, two per page.
 const PAGE: usize = 2000;
 /// How many columns [`Store::check_columns`] selects; the page statement's `enabled` follows.
-const CHECK_COLUMNS: usize = 7;
+const CHECK_COLUMNS: usize = 8;
 
 /// Which rows a read takes.
 #[derive(Clone, Copy, Debug)]
@@ -200,13 +201,15 @@ impl Store {
 
     async fn contacts(&self, rows: Filter<'_>) -> Result<BTreeMap<i64, Arc<Contact>>, StoreError> {
         let filter = Self::filter("id", rows);
-        let sql = format!("SELECT {}, type, data FROM contacts WHERE 1 = 1{filter}", self.db.int("id"));
+        let sql =
+            format!("SELECT {}, type, data, options FROM contacts WHERE 1 = 1{filter}", self.db.int("id"));
         let mut out = BTreeMap::new();
         for row in self.fetch("contacts", sql, rows).await? {
             let id: i64 = row.try_get(0).map_err(read_err("contacts"))?;
             let kind: String = row.try_get(1).unwrap_or_default();
             let data: String = row.try_get(2).unwrap_or_default();
-            out.insert(id, Arc::new(Contact { id, kind, data }));
+            let options: Option<String> = row.try_get(3).unwrap_or(None);
+            out.insert(id, Arc::new(Contact { id, kind, data, options }));
         }
         Ok(out)
     }
@@ -251,7 +254,7 @@ impl Store {
     /// The [`CHECK_COLUMNS`] columns [`parse_check`] reads, in its order.
     fn check_columns(&self) -> String {
         format!(
-            "{}, name, type, data, {}, {}, status",
+            "{}, name, type, data, {}, {}, status, options",
             self.db.int("id"),
             self.db.int("check_interval"),
             self.db.int("delay"),
@@ -319,6 +322,24 @@ fn parse_check(
         })
     };
     let data = if oversized { String::new() } else { data };
+    let options_text: Option<String> = row.try_get(7).unwrap_or(None);
+    let options = match options_text.as_deref().map(str::trim).filter(|t| !t.is_empty() && *t != "null") {
+        None => DEFAULT_OPTIONS.clone(),
+        Some(text) => match policy::options::check_options(Some(text)) {
+            Ok(parsed) => {
+                for w in parsed.warnings {
+                    tracing::warn!(check_id = id, "{w}");
+                }
+                Arc::new(parsed.options)
+            }
+            Err(e) => {
+                if spec.is_ok() {
+                    spec = Err(InvalidCheck::new(id, e.field.clone(), e.reason.clone()));
+                }
+                DEFAULT_OPTIONS.clone()
+            }
+        },
+    };
     if !(1..=MAX_INTERVAL_SECS).contains(&interval) {
         spec = Err(InvalidCheck::new(
             id,
@@ -364,8 +385,18 @@ fn parse_check(
         status,
         spec,
         alerts: links,
+        options,
         problems,
     }
+}
+
+/// The options of every check without any: one allocation for all of them.
+static DEFAULT_OPTIONS: std::sync::LazyLock<Arc<CheckOptions>> =
+    std::sync::LazyLock::new(|| Arc::new(CheckOptions::default()));
+
+/// The shared default options (for definitions built outside the store, e.g. in tests).
+pub fn default_options() -> Arc<CheckOptions> {
+    DEFAULT_OPTIONS.clone()
 }
 
 fn log_problems(problems: &[RowProblem]) {

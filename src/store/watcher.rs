@@ -30,7 +30,13 @@ pub enum Delta {
     Removed(i64),
     /// A contact was added, changed or deleted.
     Contact(i64),
+    /// A row of `timeperiods`, `escalations`, `downtimes` or `acknowledgements` changed:
+    /// those tables are read again whole (`store::policy_rows`).
+    Policy,
 }
+
+/// The tables whose changes are a [`Delta::Policy`].
+const POLICY_TABLES: [&str; 4] = ["timeperiods", "escalations", "downtimes", "acknowledgements"];
 
 /// The loaded tables plus the position in the change log.
 pub struct Watcher {
@@ -86,6 +92,7 @@ impl Watcher {
         }
         let mut check_ids = BTreeSet::new();
         let mut contact_ids = BTreeSet::new();
+        let mut policy = false;
         let mut cursor = self.cursor.clone();
         loop {
             let db = self.store.db();
@@ -114,6 +121,8 @@ impl Watcher {
                 }
                 if tbl == "contacts" {
                     contact_ids.insert(id);
+                } else if POLICY_TABLES.contains(&tbl.as_str()) {
+                    policy = true;
                 } else {
                     check_ids.insert(id);
                 }
@@ -122,7 +131,10 @@ impl Watcher {
                 break;
             }
         }
-        let deltas = self.apply(check_ids, contact_ids).await?;
+        let mut deltas = self.apply(check_ids, contact_ids).await?;
+        if policy {
+            deltas.push(Delta::Policy);
+        }
         self.cursor = cursor;
         Ok(deltas)
     }
@@ -212,6 +224,8 @@ impl Watcher {
         }
         self.cursor = ChangeCursor::at(head);
         self.last_full = Instant::now();
+        // The policy tables are small: read again with every resync.
+        deltas.push(Delta::Policy);
         Ok(deltas)
     }
 }

@@ -16,8 +16,7 @@ use super::table::Table;
 use crate::check::Redacted;
 use crate::decide::{Action, Report};
 use crate::node::proto::{AskMsg, ResultMsg};
-use crate::policy;
-use crate::store::{CheckDef, Delta, Flip, Rollup};
+use crate::store::{CheckDef, Delta, Flip, NoticeCommit, Rollup};
 use crate::util::Now;
 
 /// The voter name the controller uses for the `worker` pseudo-checks it evaluates itself
@@ -36,6 +35,8 @@ pub enum Commit {
         check_id: i64,
         streak: u32,
     },
+    /// A notification that is not a flip (re-notification, acknowledgement, downtime).
+    Notice(NoticeCommit),
     /// A finished hour of one check's results.
     Rollup(Rollup),
     /// Several, written in one transaction.
@@ -75,6 +76,8 @@ pub struct Inner {
     /// Checks whose last decided round rested on fewer votes than asked for, because
     /// workers could not run them ([`Decider::weakened`]).
     weak: BTreeSet<i64>,
+    /// Who is told, and when: the policy tables, open problems, notification timers.
+    pub policy: Policy,
 }
 
 impl Inner {
@@ -110,6 +113,7 @@ impl Inner {
             term,
             flips: 0,
             weak: BTreeSet::new(),
+            policy: Policy::default(),
         }
     }
 
@@ -288,6 +292,7 @@ impl Inner {
                     st.since_ms = Some(now.ms);
                     let message = st.last.as_ref().map(|l| st.redacted.scrub(&l.message)).unwrap_or_default();
                     self.flips += 1;
+                    let notice = self.policy.on_flip(&st.def, to, now.ms);
                     out.commits.push(Commit::Flip(Flip {
                         key: format!("t{}-f{}", self.term, self.flips),
                         check_id: id,
@@ -296,10 +301,7 @@ impl Inner {
                         kind: st.def.kind.clone(),
                         data: st.redacted.data(&st.def.data).to_string(),
                         message,
-                        contacts: policy::recipients(
-                            st.def.alerts.iter().map(|a| (a.contact_id, a.when)),
-                            to,
-                        ),
+                        notice,
                     }));
                     wrote_streak = true;
                     st.waiting.clear();
@@ -408,14 +410,17 @@ impl Inner {
                 self.assign.remove(id);
                 self.open.remove(&id);
                 self.weak.remove(&id);
+                self.policy.forget(id);
             }
-            Delta::Contact(_) => {}
+            Delta::Contact(_) | Delta::Policy => {}
         }
     }
 }
 mod check;
+mod notify;
 #[cfg(test)]
 mod tests;
 mod worker_checks;
 
 pub use check::{CheckState, LastResult};
+pub use notify::{Book, Policy};

@@ -25,6 +25,7 @@ fn def() -> Arc<CheckDef> {
         status: Status::Online,
         spec: CheckSpec::parse(1, "tcp", data).map(|p| p.spec),
         alerts: vec![AlertLink { alert_id: 5, contact_id: 9, when: AlertWhen::Both }],
+        options: crate::store::default_options(),
         problems: vec![],
     })
 }
@@ -72,7 +73,9 @@ fn an_offline_result_asks_the_other_worker_and_its_answer_flips() {
     let Some(Commit::Flip(f)) = out.commits.iter().find(|c| matches!(c, Commit::Flip(_))) else {
         unreachable!()
     };
-    assert_eq!((f.contacts.as_slice(), f.message.as_str()), ([9].as_slice(), "connection refused"));
+    let n = f.notice.as_ref().expect("the flip notifies");
+    assert_eq!((n.contacts.as_slice(), f.message.as_str()), ([9].as_slice(), "connection refused"));
+    assert_eq!((n.kind.as_str(), n.number), ("PROBLEM", 1));
     assert_eq!(i.checks.get(&1).and_then(|s| s.since_ms), Some(t1.ms), "since is the flip's time");
 }
 
