@@ -278,7 +278,8 @@ pub async fn run(
         .merge(api::routes(api_forward))
         .route("/", get(page_index))
         .route("/checks/{id}", get(page_check));
-    let router = api::guarded(reads, ApiAuth::new(cfg.http.public, tokens, base.metrics.clone()))
+    let writes = api::write_routes(api_forward);
+    let router = api::guarded(reads, writes, ApiAuth::new(cfg.http.public, tokens, base.metrics.clone()))
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics_text))
         .merge(cluster)
@@ -354,11 +355,13 @@ async fn page_check(
 /// `/api/*` (but `/api/cluster`) is the controller's: forwarded.
 async fn api_forward(
     State(shared): State<Arc<Shared>>,
+    method: axum::http::Method,
     uri: axum::http::Uri,
     headers: HeaderMap,
+    body: axum::body::Bytes,
 ) -> Response {
     let url = shared.lock().controller_url();
-    api::proxy(&shared.client, url.as_deref(), &uri, forwarded(&headers)).await
+    api::proxy(&shared.client, url.as_deref(), method, &uri, forwarded(&headers), body).await
 }
 
 async fn metrics_text(State(shared): State<Arc<Shared>>) -> impl IntoResponse {

@@ -13,7 +13,15 @@ use common::receivers::{
     FAILING_NUMBER, INVALID_NUMBER, Mode, Receiver, SmtpSink, TWILIO_SID, TWILIO_TOKEN, TwilioStandIn,
 };
 
+/// A problem (`offline`) or recovery (`online`) notification, the first of its problem.
 fn delivery(status: &str, message: &str) -> Delivery {
+    let kind = if status == "offline" { "PROBLEM" } else { "RECOVERY" };
+    notice(status, message, kind, 1)
+}
+
+/// A notification of any type (`ACKNOWLEDGEMENT`, `DOWNTIMESTART`, ...), the check being in
+/// `status` when it was made.
+fn notice(status: &str, message: &str, kind: &str, number: u32) -> Delivery {
     Delivery {
         outbox_id: 1,
         event_id: 41,
@@ -30,6 +38,8 @@ fn delivery(status: &str, message: &str) -> Delivery {
             check_data: r#"{"url":"https://example.com","password":"***"}"#.into(),
             status: status.into(),
             message: message.into(),
+            notification_type: kind.into(),
+            notification_number: number,
         },
     }
 }
@@ -212,13 +222,17 @@ async fn http_contact_posts_gobearmon_form_fields() {
     let f = s.form();
     let mut keys: Vec<&str> = f.keys().map(String::as_str).collect();
     keys.sort_unstable();
-    assert_eq!(keys, ["check_id", "data", "message", "name", "status", "type"]);
+    assert_eq!(
+        keys,
+        ["check_id", "data", "message", "name", "notification_number", "notification_type", "status", "type"]
+    );
     assert_eq!(
         (f["check_id"].as_str(), f["name"].as_str(), f["type"].as_str()),
         ("7", "my http check", "http")
     );
     assert_eq!((f["status"].as_str(), f["message"].as_str()), ("offline", "HTTP 503"));
     assert_eq!(f["data"], r#"{"url":"https://example.com","password":"***"}"#);
+    assert_eq!((f["notification_type"].as_str(), f["notification_number"].as_str()), ("PROBLEM", "1"));
 
     // Redirects are followed, as gobearmon's form POST did: 307 keeps the POST and its body.
     r.set_mode(Mode::Redirect(307));
@@ -314,4 +328,156 @@ async fn webhook_bodies_presets_and_signature() {
         r.seen_at("/w").pop().unwrap().json(),
         serde_json::json!({"msg": "say \"hi\" is offline", "key": "bm-41-3"})
     );
+}
+
+/// SPEC §10: the gobearmon form POST carries `notification_type` and `notification_number`,
+/// for a repeated problem and for the other types alike.
+#[tokio::test(flavor = "multi_thread")]
+async fn http_contact_form_carries_the_notification_type_and_number() {
+    common::init();
+    let r = Receiver::start(Mode::Ok).await;
+    let n = Notifier::http_only();
+    for (status, kind, number) in [
+        ("offline", "PROBLEM", 3),
+        ("offline", "ACKNOWLEDGEMENT", 1),
+        ("online", "DOWNTIMESTART", 1),
+        ("online", "RECOVERY", 3),
+    ] {
+        let d = Delivery { idem_key: format!("bm-41-3-{kind}"), ..notice(status, "HTTP 503", kind, number) };
+        n.deliver(&target("http", &r.url("/form")), &d).await.unwrap();
+        let f = r.seen_at("/form").pop().unwrap().form();
+        assert_eq!(f["notification_type"], kind);
+        assert_eq!(f["notification_number"], number.to_string());
+        assert_eq!(f["status"], status, "status stays the check's state");
+        assert_eq!(f["check_id"], "7");
+    }
+    assert_eq!(r.seen_at("/form").len(), 4);
+}
+
+/// SPEC §10: bearmon's default JSON body carries `notification_type` and
+/// `notification_number`; its `text` is the type's sentence.
+#[tokio::test(flavor = "multi_thread")]
+async fn default_webhook_json_carries_the_notification_type_and_number() {
+    common::init();
+    let r = Receiver::start(Mode::Ok).await;
+    let n = Notifier::http_only();
+    let hook = target("webhook", &format!(r#"{{"url":"{}","secret":"whsec-1"}}"#, r.url("/j")));
+    n.deliver(&hook, &notice("offline", "HTTP 503", "PROBLEM", 2)).await.unwrap();
+    let v = r.seen_at("/j").pop().unwrap().json();
+    assert_eq!(
+        (v["notification_type"].as_str(), v["notification_number"].as_u64()),
+        (Some("PROBLEM"), Some(2))
+    );
+    assert_eq!(v["status"], "offline");
+    assert_eq!(v["text"], "Check [my http check] is still offline (notification 2): HTTP 503");
+
+    n.deliver(&hook, &notice("offline", "HTTP 503", "ACKNOWLEDGEMENT", 1)).await.unwrap();
+    let v = r.seen_at("/j").pop().unwrap().json();
+    assert_eq!(
+        (v["notification_type"].as_str(), v["notification_number"].as_u64()),
+        (Some("ACKNOWLEDGEMENT"), Some(1))
+    );
+    assert_eq!(v["text"], "Check [my http check] problem acknowledged.");
+
+    n.deliver(&hook, &notice("online", "", "FLAPPINGSTART", 1)).await.unwrap();
+    let v = r.seen_at("/j").pop().unwrap().json();
+    assert_eq!(v["notification_type"], "FLAPPINGSTART");
+    assert_eq!(v["text"], "Check [my http check] started flapping.");
+
+    // A template can name them too.
+    let t = target(
+        "webhook",
+        &format!(
+            r#"{{"url":"{}","template":"{{\"t\":\"{{{{notification_type}}}}\",\"n\":{{{{notification_number}}}}}}"}}"#,
+            r.url("/t")
+        ),
+    );
+    n.deliver(&t, &notice("online", "", "DOWNTIMEEND", 1)).await.unwrap();
+    assert_eq!(r.seen_at("/t").pop().unwrap().json(), serde_json::json!({"t": "DOWNTIMEEND", "n": 1}));
+}
+
+/// PagerDuty (Events API v2): an acknowledgement acknowledges the incident the problem
+/// triggered (same `dedup_key`); a downtime notice is a change event on `/v2/change/enqueue`
+/// and touches no incident.
+#[tokio::test(flavor = "multi_thread")]
+async fn pagerduty_acknowledges_and_sends_change_events() {
+    common::init();
+    let r = Receiver::start(Mode::Ok).await;
+    let n = Notifier::http_only();
+    let pd = target(
+        "webhook",
+        &format!(r#"{{"url":"{}","format":"pagerduty","routing_key":"R0UT1NG"}}"#, r.url("/v2/enqueue")),
+    );
+    n.deliver(&pd, &notice("offline", "HTTP 503", "PROBLEM", 1)).await.unwrap();
+    n.deliver(&pd, &notice("offline", "HTTP 503", "ACKNOWLEDGEMENT", 1)).await.unwrap();
+    n.deliver(&pd, &notice("offline", "HTTP 503", "DOWNTIMESTART", 1)).await.unwrap();
+    n.deliver(&pd, &notice("online", "", "RECOVERY", 1)).await.unwrap();
+    let alerts: Vec<serde_json::Value> = r.seen_at("/v2/enqueue").iter().map(|s| s.json()).collect();
+    let actions: Vec<&str> = alerts.iter().map(|v| v["event_action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["trigger", "acknowledge", "resolve"]);
+    assert!(alerts.iter().all(|v| v["dedup_key"] == alerts[0]["dedup_key"]), "{alerts:?}");
+    assert_eq!(alerts[0]["payload"]["custom_details"]["notification_type"], "PROBLEM");
+    let changes = r.seen_at("/v2/change/enqueue");
+    assert_eq!(changes.len(), 1, "{:?}", r.seen());
+    let c = changes[0].json();
+    assert!(c.get("event_action").is_none() && c.get("dedup_key").is_none(), "{c}");
+    assert_eq!(c["routing_key"], "R0UT1NG");
+    assert_eq!(c["payload"]["summary"], "Check [my http check] entered scheduled downtime.");
+    assert_eq!(c["payload"]["custom_details"]["notification_type"], "DOWNTIMESTART");
+    assert_eq!(changes[0].header("idempotency-key"), "bm-41-3");
+}
+
+/// Alertmanager's payload is firing or resolved: an acknowledgement or a flapping notice is
+/// not sent (and counts as delivered: nothing to retry).
+#[tokio::test(flavor = "multi_thread")]
+async fn alertmanager_sends_only_problems_and_recoveries() {
+    common::init();
+    let r = Receiver::start(Mode::Ok).await;
+    let n = Notifier::http_only();
+    let am = target("webhook", &format!(r#"{{"url":"{}","format":"alertmanager"}}"#, r.url("/am")));
+    for kind in ["ACKNOWLEDGEMENT", "FLAPPINGSTART", "DOWNTIMESTART", "CUSTOM"] {
+        assert_eq!(n.deliver(&am, &notice("offline", "HTTP 503", kind, 1)).await, Ok(None), "{kind}");
+    }
+    assert!(r.seen().is_empty(), "{:?}", r.seen());
+    n.deliver(&am, &notice("offline", "HTTP 503", "PROBLEM", 2)).await.unwrap();
+    let v = r.seen_at("/am").pop().unwrap().json();
+    assert_eq!(v["status"], "firing");
+    assert_eq!(v["alerts"][0]["annotations"]["notification_number"], "2");
+}
+
+/// E-mail and SMS for the other types: `Check <type>: NAME`, the type's sentence, and the
+/// type and number in the body.
+#[tokio::test(flavor = "multi_thread")]
+async fn email_and_sms_of_other_notification_types() {
+    common::init();
+    let sink = SmtpSink::start(None);
+    let tw = TwilioStandIn::start().await;
+    let cfg = TwilioConfig {
+        account_sid: TWILIO_SID.into(),
+        auth_token: TWILIO_TOKEN.into(),
+        from: "+15550000000".into(),
+        api_base: tw.base(),
+        timeout_secs: 5.0,
+    };
+    let n = Notifier::new(Some(&smtp(sink.port, Some(false), None)), Some(&cfg), AlertsConfig::default())
+        .unwrap();
+    let d = notice("offline", "HTTP 503", "ACKNOWLEDGEMENT", 1);
+    n.deliver(&target("email", "oncall@example.com"), &d).await.unwrap();
+    let m = &sink.messages()[0];
+    assert!(m.contains("Subject: Check acknowledgement: my http check"), "{m}");
+    assert!(m.contains("Check [my http check] problem acknowledged.\r\n\r\nID: 7\r\n"), "{m}");
+    assert!(m.contains("\r\nNotification: ACKNOWLEDGEMENT #1\r\n"), "{m}");
+    let again = notice("offline", "HTTP 503", "PROBLEM", 2);
+    n.deliver(&target("email", "oncall@example.com"), &again).await.unwrap();
+    let m = &sink.messages()[1];
+    assert!(m.contains("Subject: Check offline: my http check"), "{m}");
+    assert!(m.contains("\r\nNotification: PROBLEM #2\r\n"), "{m}");
+
+    n.deliver(&target("sms", "+15551234567"), &notice("online", "", "DOWNTIMECANCELLED", 1)).await.unwrap();
+    n.deliver(&target("voice", "+15551234567"), &notice("online", "", "DOWNTIMECANCELLED", 1)).await.unwrap();
+    let seen = tw.seen();
+    assert_eq!(seen[0].1["Body"], "Check [my http check]: scheduled downtime cancelled.");
+    let twiml = &seen[1].1["Twiml"];
+    assert!(twiml.contains("Notification type . downtime cancelled ."), "{twiml}");
+    assert!(!twiml.contains("has been recorded"), "{twiml}");
 }

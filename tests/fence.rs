@@ -5,6 +5,7 @@ mod common;
 
 use bearmon::db::{Backend, Db};
 use bearmon::decide::Status;
+use bearmon::policy::notify::{Notice, NoticeType};
 use bearmon::store::Flip;
 use bearmon::store::fence::{self, Fence, FenceError};
 use common::{exec, fresh_db};
@@ -33,7 +34,12 @@ fn flip(to: Status, contacts: &[i64]) -> Flip {
         kind: "tcp".into(),
         data: "{}".into(),
         message: "refused".into(),
-        contacts: contacts.to_vec(),
+        notice: Some(Notice {
+            kind: if to == Status::Offline { NoticeType::Problem } else { NoticeType::Recovery },
+            number: if to == Status::Offline { 1 } else { 2 },
+            contacts: contacts.to_vec(),
+            tag: String::new(),
+        }),
     }
 }
 
@@ -87,8 +93,9 @@ async fn a_deposed_term_writes_nothing(backend: Backend) {
     assert_eq!(fence::current_term(&db).await.unwrap(), (new.term(), "w2".to_string()));
     assert!(bearmon::store::events::load_since(&db).await.unwrap().contains_key(&1));
 
-    // The recovery goes to its own alerts' contacts and to everyone told of the problem.
-    let (recovery, queued) = new.commit_flip(&flip(Status::Online, &[7])).await.unwrap();
+    // The recovery goes to the contacts the policy chose (its alerts' and everyone told of
+    // the problem: `policy::notify::on_recovery`), each once.
+    let (recovery, queued) = new.commit_flip(&flip(Status::Online, &[5, 6, 7])).await.unwrap();
     assert_eq!(queued, 3);
     let rows = outbox(&db).await;
     let want = vec![

@@ -81,4 +81,4 @@ CREATE TRIGGER bearmon_acknowledgements_del AFTER DELETE ON acknowledgements FOR
 ALTER TABLE bearmon_outbox ADD COLUMN notification_type VARCHAR(24) NOT NULL DEFAULT '';
 ALTER TABLE bearmon_outbox ADD COLUMN notification_number INT NOT NULL DEFAULT 0;
 CREATE UNIQUE INDEX bearmon_outbox_idem ON bearmon_outbox (idem_key);
-ALTER TABLE bearmon_outbox DROP INDEX event_id;
+ALTER TABLE bearmon_outbox DROP INDEX bearmon_outbox_event_contact;

@@ -186,7 +186,7 @@ impl Deliverer {
         match notifier.deliver(target, d).await {
             Ok(charge) => {
                 self.metrics.alerts_sent.get_or_create(&vec![("kind", kind)]).inc();
-                tracing::info!(check = d.event.check_id, contact = d.contact_id, kind, status = %d.event.status, key = %d.idem_key, attempt = attempts, "notification sent");
+                tracing::info!(check = d.event.check_id, contact = d.contact_id, kind, status = %d.event.status, notification_type = %super::text::type_name(&d.event), notification_number = d.event.notification_number, key = %d.idem_key, attempt = attempts, "notification sent");
                 (AttemptOutcome::Sent { charge }, kind, None)
             }
             Err(SendError::Permanent(error)) => {
@@ -226,13 +226,22 @@ impl Deliverer {
         if smtp_down {
             return;
         }
+        let about = if d.event.is_state_change() {
+            format!("going {}", d.event.status)
+        } else {
+            format!(
+                "(a notification of type {}, while it was {})",
+                super::text::type_name(&d.event),
+                d.event.status
+            )
+        };
         self.admin.send(
             &format!("bearmon: notifications to contact {} are failing", d.contact_id),
             &format!(
                 "Notifications to contacts row {} ({kind}) {state} after {} attempts: {error}\n\
-                 The last one was about check {} [{}] going {}. bearmon status and the status page list \
+                 The last one was about check {} [{}] {about}. bearmon status and the status page list \
                  every failing contact.",
-                d.contact_id, d.attempts, d.event.check_id, d.event.check_name, d.event.status
+                d.contact_id, d.attempts, d.event.check_id, d.event.check_name
             ),
         );
     }

@@ -12,6 +12,7 @@ pub mod config;
 pub mod contact;
 pub mod deliver;
 pub mod email;
+pub mod preset;
 pub mod text;
 pub mod twilio;
 pub mod web;

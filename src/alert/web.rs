@@ -1,5 +1,5 @@
 //! HTTP notifications: gobearmon's form POST (`http` contacts) and the JSON `webhook`
-//! with its presets and optional signature.
+//! with its presets (the bodies in [`super::preset`]) and optional signature.
 
 use std::time::Duration;
 
@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 
 use super::Event;
 use super::contact::WebhookSpec;
-use super::text::headline;
+use super::preset::{Outgoing, preset};
+use super::text::{headline, type_name};
 use super::{Delivery, SendError};
 
 /// How a receiver's HTTP status is taken: 2xx delivered; 408, 429 and 5xx worth retrying;
@@ -37,7 +38,8 @@ async fn finish(resp: Result<reqwest::Response, reqwest::Error>) -> Result<(), S
 }
 
 /// gobearmon's `http` contact: a form POST with `check_id`, `name`, `type`, `data`,
-/// `status`, `message`, plus an `Idempotency-Key` header.
+/// `status`, `message`, bearmon's `notification_type` (`PROBLEM`, `RECOVERY`,
+/// `ACKNOWLEDGEMENT`, ...) and `notification_number`, plus an `Idempotency-Key` header.
 pub async fn form(
     client: &reqwest::Client,
     url: &url::Url,
@@ -52,24 +54,16 @@ pub async fn form(
         ("data", e.check_data.clone()),
         ("status", e.status.clone()),
         ("message", e.message.clone()),
+        ("notification_type", type_name(e)),
+        ("notification_number", e.notification_number.to_string()),
     ];
     let req = client.post(url.clone()).timeout(timeout).header("Idempotency-Key", &d.idem_key).form(&fields);
     finish(req.send().await).await
 }
 
-fn rfc3339(ms: i64) -> String {
+/// A unix-ms time as RFC 3339 (empty when out of range).
+pub(super) fn rfc3339(ms: i64) -> String {
     crate::util::rfc3339(ms).unwrap_or_default()
-}
-
-/// PagerDuty's `dedup_key`: one per check incident, so the recovery resolves the trigger.
-pub fn dedup_key(d: &Delivery) -> String {
-    format!("bearmon-check-{}-incident-{}", d.event.check_id, d.incident)
-}
-
-/// Alertmanager's fingerprint: stable per check.
-fn fingerprint(check_id: i64) -> String {
-    let h = ring::digest::digest(&ring::digest::SHA256, format!("bearmon-check-{check_id}").as_bytes());
-    crate::util::hex(&h.as_ref()[..8])
 }
 
 /// bearmon's own JSON body.
@@ -80,69 +74,13 @@ pub fn default_body(d: &Delivery) -> Value {
         "event_id": d.event_id,
         "incident": d.incident,
         "status": e.status,
+        "notification_type": type_name(e),
+        "notification_number": e.notification_number,
         "message": e.message,
         "text": headline(e),
         "time": rfc3339(d.at_ms),
         "check": {"id": e.check_id, "name": e.check_name, "type": e.check_type, "data": e.check_data},
     })
-}
-
-/// The body of a preset.
-pub fn preset(format: &str, spec: &WebhookSpec, d: &Delivery) -> Value {
-    let e = &d.event;
-    let firing = e.status == "offline";
-    match format {
-        "slack" => json!({"text": headline(e)}),
-        "discord" => json!({"content": headline(e)}),
-        "pagerduty" => {
-            let mut v = json!({
-                "routing_key": spec.routing_key.clone().unwrap_or_default(),
-                "event_action": if firing { "trigger" } else { "resolve" },
-                "dedup_key": dedup_key(d),
-            });
-            if firing {
-                v["payload"] = json!({
-                    "summary": headline(e),
-                    "source": "bearmon",
-                    "severity": "critical",
-                    "component": e.check_name,
-                    "class": e.check_type,
-                    "custom_details": {"check_id": e.check_id, "message": e.message, "idempotency_key": d.idem_key},
-                });
-            }
-            v
-        }
-        // Alertmanager's webhook payload, version 4.
-        _ => {
-            let labels = json!({
-                "alertname": "BearmonCheckDown",
-                "check_id": e.check_id.to_string(),
-                "check_name": e.check_name,
-                "check_type": e.check_type,
-            });
-            let status = if firing { "firing" } else { "resolved" };
-            json!({
-                "version": "4",
-                "groupKey": format!("{{}}:{{check_id=\"{}\"}}", e.check_id),
-                "truncatedAlerts": 0,
-                "status": status,
-                "receiver": "bearmon",
-                "groupLabels": {"check_id": e.check_id.to_string()},
-                "commonLabels": labels,
-                "commonAnnotations": {"summary": headline(e)},
-                "externalURL": "",
-                "alerts": [{
-                    "status": status,
-                    "labels": labels,
-                    "annotations": {"summary": headline(e), "description": e.message, "idempotency_key": d.idem_key},
-                    "startsAt": rfc3339(d.incident_at_ms),
-                    "endsAt": if firing { "0001-01-01T00:00:00Z".to_string() } else { rfc3339(d.at_ms) },
-                    "generatorURL": "",
-                    "fingerprint": fingerprint(e.check_id),
-                }],
-            })
-        }
-    }
 }
 
 /// Fills a body template: each `{{name}}` becomes the value, escaped for a JSON string.
@@ -155,6 +93,8 @@ pub fn render_template(template: &str, d: &Delivery) -> String {
         ("check.data", e.check_data.clone()),
         ("event.id", d.event_id.to_string()),
         ("event.status", e.status.clone()),
+        ("notification_type", type_name(e)),
+        ("notification_number", e.notification_number.to_string()),
         ("event.time", rfc3339(d.at_ms)),
         ("event.incident", d.incident.to_string()),
         ("result.message", e.message.clone()),
@@ -184,15 +124,28 @@ pub async fn webhook(
     d: &Delivery,
     timeout: Duration,
 ) -> Result<(), SendError> {
-    let body = match (&spec.template, &spec.format) {
-        (Some(t), _) => render_template(t, d),
-        (None, Some(f)) => preset(f, spec, d).to_string(),
-        (None, None) => default_body(d).to_string(),
+    let (body, url) = match (&spec.template, &spec.format) {
+        (Some(t), _) => (render_template(t, d), None),
+        (None, Some(f)) => match preset(f, spec, d) {
+            Outgoing::Send { body, url } => (body.to_string(), url),
+            Outgoing::Skip(why) => {
+                tracing::info!(
+                    check = d.event.check_id,
+                    contact = d.contact_id,
+                    format = %f,
+                    notification_type = %type_name(&d.event),
+                    key = %d.idem_key,
+                    "webhook notification not sent: {why}"
+                );
+                return Ok(());
+            }
+        },
+        (None, None) => (default_body(d).to_string(), None),
     };
     let method = reqwest::Method::from_bytes(spec.method.as_bytes())
         .map_err(|_| SendError::Permanent(format!("{:?} is not an HTTP method", spec.method)))?;
     let mut req = client
-        .request(method, &spec.url)
+        .request(method, url.as_deref().unwrap_or(&spec.url))
         .timeout(timeout)
         .header("Content-Type", "application/json")
         .header("Idempotency-Key", &d.idem_key);
@@ -304,5 +257,30 @@ mod own_api_tests {
                 assert_eq!(points_at_node(&url, &any).await, Some("http://0.0.0.0:7400"), "{url}");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alert::preset::tests::delivery;
+
+    #[test]
+    fn the_default_body_and_templates_carry_the_type_and_number() {
+        let d = delivery("offline", "PROBLEM", 3);
+        let v = default_body(&d);
+        assert_eq!(
+            (v["notification_type"].as_str(), v["notification_number"].as_u64()),
+            (Some("PROBLEM"), Some(3))
+        );
+        assert_eq!(v["text"], "Check [api] is still offline (notification 3): HTTP 503");
+        let v = default_body(&delivery("offline", "ACKNOWLEDGEMENT", 1));
+        assert_eq!(v["notification_type"], "ACKNOWLEDGEMENT");
+        assert_eq!(v["status"], "offline");
+        assert_eq!(v["text"], "Check [api] problem acknowledged.");
+        // A row from before notification types: gobearmon's kind, by its status.
+        assert_eq!(default_body(&delivery("online", "", 1))["notification_type"], "RECOVERY");
+        let t = render_template(r#"{"t":"{{notification_type}}","n":{{notification_number}}}"#, &d);
+        assert_eq!(t, r#"{"t":"PROBLEM","n":3}"#);
     }
 }

@@ -2,6 +2,7 @@
 //! [`run`].
 
 mod certs;
+mod periods;
 mod status;
 mod token;
 mod up;
@@ -100,6 +101,27 @@ pub enum Command {
     /// API tokens: `Authorization: Bearer TOKEN` on the API and the page.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Whether a timeperiod is active at a time and its next transitions (every timeperiod
+    /// when NAME is omitted). Exit code 1 when a period shown does not parse or NAME is
+    /// unknown.
+    Periods {
+        /// The database to read, as for `migrate`.
+        #[arg(long, env = "BEARMON_DATABASE", hide_env_values = true)]
+        database: String,
+        /// A timeperiod's name (timeperiods.name).
+        name: Option<String>,
+        /// RFC 3339 (2026-12-24T18:00:00Z), unix seconds, or 2026-12-24T18:00 read in
+        /// --timezone. Default: now.
+        #[arg(long)]
+        at: Option<String>,
+        /// How many transitions to list (searched up to 400 days ahead).
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(0..=1000))]
+        count: u16,
+        /// The IANA time zone the definitions are read in (e.g. Europe/Paris). Default UTC,
+        /// the zone the controller uses.
+        #[arg(long)]
+        timezone: Option<String>,
+    },
     /// Read a viewserver or worker config file and report what is wrong with it.
     CheckConfig {
         /// The TOML file.
@@ -227,6 +249,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Token(TokenCommand::List { database }) => token::list(&database).await,
         Command::Token(TokenCommand::Revoke { name, database }) => token::revoke(&database, &name).await,
+        Command::Periods { database, name, at, count, timezone } => {
+            let q = periods::Query {
+                name: name.as_deref(),
+                at: at.as_deref(),
+                count: count.into(),
+                timezone: timezone.as_deref(),
+            };
+            periods::run(&database, &q).await
+        }
     }
 }
 

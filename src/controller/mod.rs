@@ -33,7 +33,7 @@ use crate::metrics::Metrics;
 use crate::node::NodeClient;
 use crate::node::proto::{AskMsg, AskRequest, AssignmentMsg, SyncRequest, SyncResponse};
 use crate::store::policy_rows::{self, PolicyRows};
-use crate::store::{Fence, FenceError, Flip, Snapshot, Store, StoreError, Watcher, events, fence, outbox};
+use crate::store::{Fence, FenceError, Flip, Snapshot, Store, StoreError, Watcher, events, fence, notices};
 use crate::util::{Now, lock};
 use state::{Commit, Effects, Inner};
 
@@ -138,7 +138,7 @@ impl Controller {
         let watcher = Watcher::start(Store::new(db.clone())).await?;
         let streaks = fence::load_streaks(&db).await?;
         let since = events::load_since(&db).await?;
-        let open = outbox::open_problems(&db).await?;
+        let open = notices::open_problems(&db).await?;
         let defs = watcher.snapshot().checks.values().cloned();
         let now = Now::read();
         let mut inner =

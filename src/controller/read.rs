@@ -8,8 +8,8 @@ use crate::decide::Status;
 use crate::store::{Rollup, events, outbox};
 use crate::util::{lock, rfc3339};
 use crate::web::view::{
-    AlertView, CheckDetail, CheckFilter, CheckStatus, ChecksPage, EventView, FailingContactView,
-    LastResultView, Shown, StatusCounts,
+    AckView, AlertView, CheckDetail, CheckFilter, CheckStatus, ChecksPage, DowntimeView, EventView,
+    FailingContactView, LastResultView, NotificationView, Shown, StatusCounts,
 };
 use crate::web::{ReadModel, WebError};
 
@@ -48,7 +48,52 @@ fn status_of(s: &CheckState, inner: &Inner, recent: usize) -> CheckStatus {
             worker: l.worker.to_string(),
         }),
         recent: (recent > 0).then(|| s.recent.iter().skip(skip).map(Sample::view).collect()),
+        state_type: if s.decider.streak() > 0 { "soft" } else { "hard" }.to_string(),
+        attempt: if s.decider.streak() > 0 { s.decider.streak() } else { s.def.delay + 1 },
+        max_attempts: s.def.delay + 1,
+        in_downtime: inner.policy.book.downtimes.in_downtime(s.def.id),
+        acknowledged: inner.policy.problems.get(&s.def.id).is_some_and(|p| p.acked_by.is_some()),
+        notification: notification_view(s, inner),
     }
+}
+
+/// The open problem's notifications and the downtimes in effect, when there are any.
+fn notification_view(s: &CheckState, inner: &Inner) -> Option<NotificationView> {
+    let id = s.def.id;
+    let book = &inner.policy.book;
+    let downtimes: Vec<DowntimeView> = book
+        .downtimes
+        .active_for(id)
+        .iter()
+        .map(|d| DowntimeView {
+            id: d.id,
+            start: rfc3339(d.start_ms),
+            end: rfc3339(d.end_ms),
+            fixed: d.fixed,
+            author: d.author.clone(),
+            comment: d.comment.clone(),
+        })
+        .collect();
+    let p = inner.policy.problems.get(&id);
+    if p.is_none() && downtimes.is_empty() {
+        return None;
+    }
+    let ack = p.and_then(|p| p.acked_by).and_then(|_| book.acks.get(&id)).map(|a| AckView {
+        id: a.id,
+        author: a.author.clone(),
+        comment: a.comment.clone(),
+        sticky: a.sticky,
+        at: rfc3339(a.created_ms),
+    });
+    Some(NotificationView {
+        number: p.map_or(0, |p| p.number),
+        last: p.and_then(|p| p.last_ms).and_then(rfc3339),
+        next: p.and_then(|p| p.next_ms).and_then(rfc3339),
+        escalations: p.map(|p| p.escalations.clone()).unwrap_or_default(),
+        told: p.map(|p| p.told.iter().copied().collect()).unwrap_or_default(),
+        ack,
+        downtimes,
+    })
 }
 
 fn read_err(what: &'static str) -> impl Fn(sqlx::Error) -> WebError {
@@ -104,6 +149,10 @@ impl ReadModel for Controller {
                 .collect(),
             hour: s.hour.as_ref().map(|h| h.rollup(id)),
         })
+    }
+
+    fn database(&self) -> &crate::db::Db {
+        self.fence.db()
     }
 
     async fn rollups(&self, id: i64, since_hour: i64) -> Result<Vec<Rollup>, WebError> {

@@ -148,7 +148,23 @@ impl NodeClient {
         timeout: Duration,
         authorization: Option<&str>,
     ) -> Result<(u16, axum::body::Bytes), ClientError> {
-        let mut req = self.http.get(url).timeout(timeout);
+        self.send_raw(reqwest::Method::GET, url, timeout, authorization, axum::body::Bytes::new()).await
+    }
+
+    /// A request with any method and a JSON body, its status and body passed back as they
+    /// are (the API's write routes, forwarded to the controller).
+    pub async fn send_raw(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        timeout: Duration,
+        authorization: Option<&str>,
+        body: axum::body::Bytes,
+    ) -> Result<(u16, axum::body::Bytes), ClientError> {
+        let mut req = self.http.request(method, url).timeout(timeout);
+        if !body.is_empty() {
+            req = req.header(axum::http::header::CONTENT_TYPE, "application/json").body(body);
+        }
         // The user's token, passed on: the controller checks it again (from its cache).
         if let Some(a) = authorization {
             req = req.header(axum::http::header::AUTHORIZATION, a);

@@ -142,7 +142,12 @@ impl Periods {
             if dense[i] == usize::MAX {
                 continue;
             }
-            let resolve = |list: &[String]| list.iter().map(|n| dense[index[n.as_str()]]).collect();
+            // Every target of a good row is good (or the row would be Missing); `get` only
+            // keeps a broken invariant from panicking.
+            let resolve = |list: &[String]| {
+                let known = list.iter().filter_map(|n| index.get(n.as_str()).map(|&j| dense[j]));
+                known.filter(|&d| d != usize::MAX).collect()
+            };
             inner.defs.push(Def {
                 lines: p.lines.clone(),
                 uses: resolve(&p.uses),

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::Query;
-use axum::http::{StatusCode, Uri};
+use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
@@ -55,8 +55,12 @@ fn no_check(id: &str) -> Response {
     json_error(StatusCode::NOT_FOUND, format!("no enabled check with id {id}"))
 }
 
-/// Answers an `/api/...` request from the read model (the controller itself).
-pub async fn answer<R: ReadModel>(r: &R, uri: &Uri) -> Response {
+/// Answers an `/api/...` request from the read model (the controller itself): reads, and
+/// the write routes ([`super::write`]).
+pub async fn answer<R: ReadModel>(r: &R, method: &Method, uri: &Uri, body: &[u8]) -> Response {
+    if method != Method::GET && method != Method::HEAD {
+        return super::write::answer(r, method, uri, body).await;
+    }
     let path = uri.path().trim_end_matches('/');
     let parts: Vec<&str> = path.trim_start_matches("/api/").split('/').collect();
     match parts.as_slice() {
@@ -114,19 +118,21 @@ pub async fn answer<R: ReadModel>(r: &R, uri: &Uri) -> Response {
     }
 }
 
-/// Forwards an `/api/...` GET to the controller at `base`, passing its status and body on.
+/// Forwards an `/api/...` request to the controller at `base`, passing its status and body on.
 pub async fn proxy(
     client: &NodeClient,
     base: Option<&str>,
+    method: Method,
     uri: &Uri,
     authorization: Option<&str>,
+    body: axum::body::Bytes,
 ) -> Response {
     let Some(base) = base else {
         return json_error(StatusCode::SERVICE_UNAVAILABLE, "no controller elected yet");
     };
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
     let url = format!("{}{path}", base.trim_end_matches('/'));
-    match client.get_raw(&url, Duration::from_secs(10), authorization).await {
+    match client.send_raw(method, &url, Duration::from_secs(10), authorization, body).await {
         Ok((status, body)) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
             (status, [("content-type", "application/json")], body).into_response()
@@ -153,17 +159,36 @@ where
         .route("/api/openapi.json", get(openapi))
 }
 
-/// Guards a node's read routes (the page and the `/api/*` routes) and adds
-/// `GET /api/whoami`: `[http] public = false` asks every read for a token.
+/// The write routes a node serves with `forward` (answered by the controller, which holds
+/// the database): `POST /api/downtimes`, `DELETE /api/downtimes/{id}`,
+/// `POST /api/checks/{id}/ack`. Guarded by [`guarded`] with a write token.
+pub fn write_routes<S, H, T>(forward: H) -> axum::Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    H: axum::handler::Handler<T, S> + Clone,
+    T: 'static,
+{
+    use axum::routing::{delete, post};
+    axum::Router::new()
+        .route("/api/downtimes", post(forward.clone()))
+        .route("/api/downtimes/{id}", delete(forward.clone()))
+        .route("/api/checks/{id}/ack", post(forward))
+}
+
+/// Guards a node's read routes (the page and the `/api/*` routes) and its write routes, and
+/// adds `GET /api/whoami`: `[http] public = false` asks every read for a token; a write
+/// always needs a token of scope `write`.
 pub fn guarded<S: Clone + Send + Sync + 'static>(
     reads: axum::Router<S>,
+    writes: axum::Router<S>,
     auth: std::sync::Arc<super::auth::ApiAuth>,
 ) -> axum::Router<S> {
     use axum::middleware::from_fn_with_state;
     let whoami = axum::Router::new()
         .route("/api/whoami", axum::routing::get(super::auth::whoami))
         .route_layer(from_fn_with_state(auth.clone(), super::auth::token_required));
-    reads.route_layer(from_fn_with_state(auth, super::auth::read_access)).merge(whoami)
+    let writes = writes.route_layer(from_fn_with_state(auth.clone(), super::auth::write_access));
+    reads.route_layer(from_fn_with_state(auth, super::auth::read_access)).merge(whoami).merge(writes)
 }
 
 /// `GET /api/openapi.json`.

@@ -261,6 +261,11 @@ pub async fn read_access(State(auth): State<Arc<ApiAuth>>, req: Request, next: N
     auth.guard(req, next, need).await
 }
 
+/// Middleware for the write routes: a token of scope `write` (or `admin`), always.
+pub async fn write_access(State(auth): State<Arc<ApiAuth>>, req: Request, next: Next) -> Response {
+    auth.guard(req, next, Some(Scope::Write)).await
+}
+
 /// Middleware for routes that always need a token (`/api/whoami`).
 pub async fn token_required(State(auth): State<Arc<ApiAuth>>, req: Request, next: Next) -> Response {
     auth.guard(req, next, Some(Scope::Read)).await

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod page;
 pub mod status;
 pub mod view;
+pub mod write;
 
 use std::future::Future;
 
@@ -40,4 +41,6 @@ pub trait ReadModel: Send + Sync {
     ) -> impl Future<Output = Result<Vec<EventView>, WebError>> + Send;
     /// Contacts whose notifications fail now.
     fn failing_contacts(&self) -> impl Future<Output = Result<Vec<FailingContactView>, WebError>> + Send;
+    /// The database the write routes insert into (the controller's).
+    fn database(&self) -> &crate::db::Db;
 }

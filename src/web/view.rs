@@ -57,6 +57,60 @@ pub struct CheckStatus {
     /// The last results, oldest first, when asked for (`?recent=N`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recent: Option<Vec<SampleView>>,
+    /// `soft` while contrary rounds are being confirmed, else `hard`.
+    #[serde(default)]
+    pub state_type: String,
+    /// Contrary rounds so far (hard: `max_attempts`).
+    #[serde(default)]
+    pub attempt: u32,
+    /// `delay + 1`: Shinken's `max_check_attempts`.
+    #[serde(default)]
+    pub max_attempts: u32,
+    #[serde(default)]
+    pub in_downtime: bool,
+    #[serde(default)]
+    pub acknowledged: bool,
+    /// The open problem's notifications, when the check is in one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notification: Option<NotificationView>,
+}
+
+/// Where a check's open problem stands with its notifications.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NotificationView {
+    /// Problem notifications made so far (Nagios's `$NOTIFICATIONNUMBER$`).
+    pub number: u32,
+    /// When the last one was made (RFC 3339).
+    pub last: Option<String>,
+    /// When the next one is due (RFC 3339); none: no more unless something changes.
+    pub next: Option<String>,
+    /// The escalation rows used by the last notification (empty: the check's own alerts).
+    pub escalations: Vec<i64>,
+    /// Contacts told of the problem.
+    pub told: Vec<i64>,
+    /// The acknowledgement silencing it.
+    pub ack: Option<AckView>,
+    /// The scheduled downtimes in effect.
+    pub downtimes: Vec<DowntimeView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AckView {
+    pub id: i64,
+    pub author: String,
+    pub comment: String,
+    pub sticky: bool,
+    pub at: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DowntimeView {
+    pub id: i64,
+    pub start: Option<String>,
+    pub end: Option<String>,
+    pub fixed: bool,
+    pub author: String,
+    pub comment: String,
 }
 
 /// What `GET /api/checks` filters on.

@@ -24,15 +24,17 @@ pub(super) async fn cluster(State(shared): State<Arc<Shared>>) -> Response {
 /// `/api/*` answered here when this node is controller, else by the controller.
 pub(super) async fn forward(
     State(shared): State<Arc<Shared>>,
+    method: axum::http::Method,
     uri: axum::http::Uri,
     headers: HeaderMap,
+    body: axum::body::Bytes,
 ) -> Response {
     if let Some(c) = shared.controller() {
-        return crate::web::api::answer(&*c, &uri).await;
+        return crate::web::api::answer(&*c, &method, &uri, &body).await;
     }
     let url =
         shared.view.borrow().as_ref().and_then(|v| v.controller_url.clone()).filter(|u| *u != shared.url);
-    crate::web::api::proxy(&shared.client, url.as_deref(), &uri, forwarded(&headers)).await
+    crate::web::api::proxy(&shared.client, url.as_deref(), method, &uri, forwarded(&headers), body).await
 }
 
 /// `POST /cluster/token` (signed): checks a token's hash for a node without the database.

@@ -118,7 +118,8 @@ pub async fn run(cfg: WorkerConfig, listener: TcpListener, stop: CancellationTok
     let reads =
         Router::new().route("/api/cluster", get(api::cluster)).merge(crate::web::api::routes(api::forward));
     let auth = ApiAuth::new(shared.cfg.http.public, api::tokens(&shared, &base.client), base.metrics.clone());
-    let router = crate::web::api::guarded(reads, auth)
+    let writes = crate::web::api::write_routes(api::forward);
+    let router = crate::web::api::guarded(reads, writes, auth)
         .route("/metrics", get(api::metrics_text))
         .merge(cluster)
         .fallback(not_found)

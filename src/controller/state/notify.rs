@@ -12,7 +12,7 @@ use crate::policy::downtime::{Downtimes, Edge};
 use crate::policy::notify::{self, Ctx, Escalation, Notice, NoticeType, Problem};
 use crate::policy::options::{self, ContactOptions};
 use crate::policy::period::Periods;
-use crate::store::outbox::OpenProblem;
+use crate::store::notices::OpenProblem;
 use crate::store::policy_rows::{Ack, PolicyRows};
 use crate::store::{CheckDef, NoticeCommit, RowProblem};
 use crate::util::Now;
