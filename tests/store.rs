@@ -104,8 +104,14 @@ async fn user_changes_are_noticed(backend: Backend) {
     assert_eq!(w.snapshot().checks.keys().copied().collect::<Vec<_>>(), vec![2]);
     assert!(w.poll().await.unwrap().is_empty());
 
-    // The full resync finds the same state.
-    assert!(w.resync().await.unwrap().is_empty());
+    // A row of a policy table (here a downtime by SQL) asks for their re-read.
+    exec(&db, "INSERT INTO timeperiods (name, definition) VALUES ('workhours', 'monday 09:00-17:00')").await;
+    wait_for(&mut w, "timeperiod", |d| *d == Delta::Policy).await;
+    exec(&db, "INSERT INTO downtimes (check_id, end_time) VALUES (2, CURRENT_TIMESTAMP)").await;
+    wait_for(&mut w, "downtime", |d| *d == Delta::Policy).await;
+
+    // The full resync finds the same state (and re-reads the policy tables).
+    assert_eq!(w.resync().await.unwrap(), vec![Delta::Policy]);
 }
 on_every_backend!(user_changes_are_noticed);
 
@@ -150,7 +156,8 @@ async fn a_resync_pages_through_a_large_table(backend: Backend) {
     assert_eq!(w.snapshot().checks.len(), 4319);
     assert!(w.snapshot().checks[&2001].data.contains("127.0.0.1:9"), "the snapshot holds the new data");
     assert!(!w.snapshot().checks.contains_key(&3000), "a disabled check is gone");
-    assert!(w.resync().await.unwrap().is_empty(), "a second resync finds nothing new");
+    // Only the policy tables' re-read (which every resync asks for).
+    assert_eq!(w.resync().await.unwrap(), vec![Delta::Policy], "a second resync finds nothing new");
 }
 on_every_backend!(a_resync_pages_through_a_large_table);
 

@@ -227,6 +227,13 @@ impl Inner {
                 *slot = Some(h);
             }
         }
+        // Outside its `check_period` a check does not flip: its results are kept for the
+        // charts but decide nothing.
+        if let Some(period) = st.def.options.check_period.as_deref()
+            && !crate::policy::notify::in_period(&self.policy.book.periods, Some(period), now.ms)
+        {
+            return;
+        }
         let round = match (r.round, r.term) {
             (Some(round), t) if t == term => {
                 if round == st.wait_round {

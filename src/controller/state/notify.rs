@@ -255,8 +255,15 @@ impl Inner {
             }
             if let Some(p) = pol.problems.get_mut(&check) {
                 let old = p.next_ms;
-                // In downtime nothing is due; at its end a problem still there is told now.
-                p.next_ms = (kind != NoticeType::DowntimeStart && p.acked_by.is_none()).then_some(now.ms);
+                // In downtime nothing is due. At its end a problem nobody heard of is told
+                // now; one told before goes on at its interval.
+                p.next_ms = if kind == NoticeType::DowntimeStart || p.acked_by.is_some() {
+                    None
+                } else if p.number == 0 {
+                    Some(now.ms)
+                } else {
+                    pol.book.with(&st.def, |c| notify::resume(c, p)).map(|t| t.max(now.ms))
+                };
                 let new = p.next_ms;
                 pol.set_timer(check, old, new);
             }
