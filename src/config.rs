@@ -138,6 +138,32 @@ pub struct WorkerFile {
     pub alerts: AlertsConfig,
     #[serde(default)]
     pub http: HttpConfig,
+    #[serde(default)]
+    pub policy: PolicyConfig,
+}
+
+/// `[policy]`: how the notification policy reads time.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyConfig {
+    /// The IANA time zone timeperiods are read in (`Europe/Paris`); UTC by default.
+    pub timezone: Option<String>,
+}
+
+impl PolicyConfig {
+    /// The time zone, checked.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] naming `policy.timezone` for a zone this system does not know.
+    pub fn time_zone(&self) -> Result<jiff::tz::TimeZone, ConfigError> {
+        match self.timezone.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+            None => Ok(jiff::tz::TimeZone::UTC),
+            Some(name) => jiff::tz::TimeZone::get(name).map_err(|e| ConfigError::Invalid {
+                key: "policy.timezone",
+                reason: format!("{name:?} is not a time zone this system knows ({e}); use an IANA name such as Europe/Paris"),
+            }),
+        }
+    }
 }
 
 /// Reads and parses a TOML file; `None` gives the defaults.
@@ -256,6 +282,8 @@ pub struct WorkerConfig {
     pub twilio: Option<TwilioConfig>,
     pub alerts: AlertsConfig,
     pub http: HttpConfig,
+    /// `[policy] timezone`: where timeperiods are read.
+    pub policy_tz: jiff::tz::TimeZone,
 }
 
 /// Worker flags, each `None` when not given.
@@ -343,6 +371,7 @@ impl WorkerConfig {
             twilio: file.twilio,
             alerts: file.alerts,
             http: file.http,
+            policy_tz: file.policy.time_zone()?,
         })
     }
 }
@@ -410,5 +439,17 @@ mod tests {
         let file: ViewserverFile = toml::from_str("[alerts]\nadmin_every_secs = 0\n").unwrap();
         let e = ViewserverConfig::resolve(file, None, Some("12345678".into())).unwrap_err().to_string();
         assert!(e.contains("alerts.admin_every_secs"), "{e}");
+    }
+
+    #[test]
+    fn the_policy_time_zone_is_checked() {
+        let base = "name = \"a\"\nviewserver = \"http://x\"\nsecret = \"12345678\"\n";
+        let ok: WorkerFile = toml::from_str(&format!("{base}[policy]\ntimezone = \"UTC\"\n")).unwrap();
+        let cfg = WorkerConfig::resolve(ok, WorkerFlags::default()).unwrap();
+        assert_eq!(cfg.policy_tz, jiff::tz::TimeZone::UTC);
+        let bad: WorkerFile =
+            toml::from_str(&format!("{base}[policy]\ntimezone = \"Mars/Olympus\"\n")).unwrap();
+        let e = WorkerConfig::resolve(bad, WorkerFlags::default()).unwrap_err().to_string();
+        assert!(e.contains("policy.timezone") && e.contains("Mars/Olympus"), "{e}");
     }
 }

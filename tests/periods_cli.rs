@@ -174,3 +174,44 @@ async fn a_bad_time_or_zone_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("Mars/Olympus"), "{}", stderr(&out));
 }
+
+/// `bearmon checks` names every bad row of the policy tables and the `options` columns
+/// (table, id, field, reason), and exits 1; good rows are not listed as problems.
+#[tokio::test]
+async fn the_row_linter_names_bad_policy_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = database(
+        &dir,
+        &[("workhours", "monday 09:00-17:00"), ("broken", "monday 09:00-17:00\nsomeday 10:00-11:00")],
+    )
+    .await;
+    let db = Db::connect(&url).await.expect("connect");
+    for sql in [
+        r#"INSERT INTO checks (name, type, data, options) VALUES ('good', 'tcp', '{"address":"127.0.0.1:9"}', '{"notification_period": "workhours"}')"#,
+        r#"INSERT INTO checks (name, type, data, options) VALUES ('lost', 'tcp', '{"address":"127.0.0.1:9"}', '{"notification_period": "nights"}')"#,
+        r#"INSERT INTO checks (name, type, data, options) VALUES ('bad', 'tcp', '{"address":"127.0.0.1:9"}', '{"notification_interval": "soon"}')"#,
+        r#"INSERT INTO contacts (type, data, options) VALUES ('email', 'a@example.com', '{"notification_options": "c,z"}')"#,
+        "INSERT INTO escalations (check_id, contact_id, first_notification) VALUES (1, 1, 2)",
+        "INSERT INTO escalations (check_id, contact_id, first_notification) VALUES (1, 77, 2)",
+        "INSERT INTO downtimes (check_id, end_time) VALUES (99, CURRENT_TIMESTAMP)",
+        "INSERT INTO acknowledgements (check_id, author) VALUES (98, 'ann')",
+    ] {
+        sqlx::query(sql).execute(db.pool()).await.expect(sql);
+    }
+    let out = bearmon(&["checks", "--database", &url]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    for want in [
+        "timeperiods row 2: field definition: broken: line 2",
+        "checks row 2: field options.notification_period: names the timeperiod \"nights\"",
+        "checks row 3: field options.notification_interval",
+        "contacts row 1: field options.notification_options",
+        "escalations row 2: field contact_id: contact 77 does not exist",
+        "downtimes row 1: field check_id: check 99 does not exist",
+        "acknowledgements row 1: field check_id: check 98 does not exist",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+    assert!(!text.contains("escalations row 1"), "a good escalation was named:\n{text}");
+    assert!(!text.contains("checks row 1:"), "a good check was named:\n{text}");
+}

@@ -393,7 +393,7 @@ async fn probe(kind: &str, data: &str, dns_server: Option<String>) -> anyhow::Re
 
 async fn checks(url: &str) -> anyhow::Result<ExitCode> {
     let db = Db::connect(url).await?;
-    let snapshot = Store::new(db).load_all().await.context("loading the checks")?;
+    let snapshot = Store::new(db.clone()).load_all().await.context("loading the checks")?;
     for c in snapshot.checks.values() {
         let state = if c.is_valid() { c.status.as_str() } else { "invalid" };
         println!(
@@ -414,6 +414,7 @@ async fn checks(url: &str) -> anyhow::Result<ExitCode> {
             problems.push(RowProblem::new("contacts", c.id, e.field, e.reason));
         }
     }
+    problems.extend(policy_problems(&db, &snapshot).await?);
     for p in &problems {
         println!("problem: {p}");
     }
@@ -424,4 +425,21 @@ async fn checks(url: &str) -> anyhow::Result<ExitCode> {
         problems.len()
     );
     Ok(if problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// The problems of the policy tables (timeperiods, escalations, downtimes, acknowledgements)
+/// and of the `options` columns, found as the controller finds them.
+async fn policy_problems(db: &Db, snapshot: &crate::store::Snapshot) -> anyhow::Result<Vec<RowProblem>> {
+    let checks = snapshot.checks.keys().copied().collect();
+    let contacts = snapshot.contacts.keys().copied().collect();
+    let now_s = crate::util::now_ms() / 1000;
+    let rows = crate::store::policy_rows::load(db, &checks, &contacts, now_s)
+        .await
+        .context("loading the policy tables (has `bearmon migrate` run?)")?;
+    let mut book = crate::controller::state::Book::default();
+    book.load(rows, jiff::tz::TimeZone::UTC);
+    for c in snapshot.contacts.values() {
+        book.set_contact(c.id, c.options.as_deref());
+    }
+    Ok(book.all_problems(snapshot.checks.values().map(|c| c.as_ref())))
 }

@@ -98,6 +98,7 @@ pub async fn run(
         let stop = stop.clone();
         async move { crate::viewserver::run(vs_cfg, listener, stop).await.map_err(anyhow::Error::from) }
     })];
+    let policy_tz = file.policy.time_zone()?;
     for name in ["w1", "w2", "w3"] {
         let cfg = WorkerConfig {
             name: name.into(),
@@ -115,6 +116,7 @@ pub async fn run(
             twilio: file.twilio.clone(),
             alerts: file.alerts.clone(),
             http: file.http.clone(),
+            policy_tz: policy_tz.clone(),
         };
         let l = tokio::net::TcpListener::bind(cfg.listen).await?;
         let stop = stop.clone();

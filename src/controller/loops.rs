@@ -124,7 +124,7 @@ impl Controller {
                 let assigning = self.assigning();
                 let mut inner = self.lock();
                 if let Some(rows) = policy {
-                    inner.policy.book.load(rows, super::policy_tz());
+                    inner.policy.book.load(rows, self.policy_tz.clone());
                     inner.policy.reloaded();
                 }
                 for d in deltas {

@@ -75,6 +75,8 @@ pub struct Controller {
     stop: CancellationToken,
     superseded: Notify,
     viewserver: String,
+    /// `[policy] timezone`: where timeperiods are read.
+    policy_tz: jiff::tz::TimeZone,
     admin: AdminMail,
     /// Wakes the delivery loop when a flip queued notifications.
     outbox_wake: Arc<Notify>,
@@ -98,11 +100,8 @@ pub struct Setup {
     pub notifier: Arc<Notifier>,
     /// The viewserver's URL: with the workers' URLs, an endpoint no notification may target.
     pub viewserver: String,
-}
-
-/// The time zone timeperiods are read in (`[policy] timezone`; UTC for now).
-fn policy_tz() -> jiff::tz::TimeZone {
-    jiff::tz::TimeZone::UTC
+    /// `[policy] timezone`: where timeperiods are read.
+    pub policy_tz: jiff::tz::TimeZone,
 }
 
 /// Reads the policy tables, naming rows that point at checks or contacts `snapshot` lacks.
@@ -131,7 +130,7 @@ impl Controller {
         db: crate::db::Db,
         parent: &CancellationToken,
     ) -> Result<Arc<Controller>, ControllerError> {
-        let Setup { name, confirmations, timing, client, metrics, notifier, viewserver } = setup;
+        let Setup { name, confirmations, timing, client, metrics, notifier, viewserver, policy_tz } = setup;
         let fence = Fence::claim(&db, &name).await?;
         // Loaded after the claim: every write of an earlier term is committed (or refused) by
         // now, so nothing it flipped is flipped again.
@@ -144,7 +143,7 @@ impl Controller {
         let mut inner =
             Inner::new(fence.term(), confirmations, timing.dead_after(), defs, &streaks, &since, now);
         let rows = load_policy(&db, watcher.snapshot(), now).await?;
-        inner.policy.book.load(rows, policy_tz());
+        inner.policy.book.load(rows, policy_tz.clone());
         for c in watcher.snapshot().contacts.values() {
             inner.policy.book.set_contact(c.id, c.options.as_deref());
         }
@@ -172,6 +171,7 @@ impl Controller {
             superseded: Notify::new(),
             admin: AdminMail::new(notifier.clone()),
             viewserver,
+            policy_tz,
             outbox_wake: Arc::new(Notify::new()),
             fence,
         });

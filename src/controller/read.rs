@@ -5,11 +5,11 @@ use super::Controller;
 use super::history::{self, Sample};
 use super::state::{CheckState, Inner};
 use crate::decide::Status;
-use crate::store::{Rollup, events, outbox};
+use crate::store::{Rollup, events, notices, outbox};
 use crate::util::{lock, rfc3339};
 use crate::web::view::{
     AckView, AlertView, CheckDetail, CheckFilter, CheckStatus, ChecksPage, DowntimeView, EventView,
-    FailingContactView, LastResultView, NotificationView, Shown, StatusCounts,
+    FailingContactView, LastResultView, NotificationView, SentView, Shown, StatusCounts,
 };
 use crate::web::{ReadModel, WebError};
 
@@ -173,6 +173,22 @@ impl ReadModel for Controller {
                 since: rfc3339(f.since_ms),
                 attempts: f.attempts,
                 error: f.error,
+            })
+            .collect())
+    }
+
+    async fn notifications(&self, id: i64, limit: i64) -> Result<Vec<SentView>, WebError> {
+        let rows = notices::recent_for_check(self.fence.db(), id, limit)
+            .await
+            .map_err(read_err("the notifications"))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| SentView {
+                at: rfc3339(r.at_ms),
+                kind: r.notification_type,
+                number: r.number,
+                contact_id: r.contact_id,
+                state: r.state,
             })
             .collect())
     }

@@ -34,8 +34,9 @@ pub struct Ack {
 /// Everything the policy tables hold, parsed.
 #[derive(Debug, Clone, Default)]
 pub struct PolicyRows {
-    /// `(name, definition)`: parsed by `policy::period::Periods::build`, which names bad ones.
-    pub periods: Vec<(String, String)>,
+    /// `(id, name, definition)`: parsed by `policy::period::Periods::build`, which names bad
+    /// ones.
+    pub periods: Vec<(i64, String, String)>,
     pub escalations: Vec<Arc<Escalation>>,
     pub downtimes: Vec<Downtime>,
     /// The newest acknowledgement of each check.
@@ -67,9 +68,13 @@ pub async fn load(
     now_s: i64,
 ) -> Result<PolicyRows, StoreError> {
     let mut out = PolicyRows::default();
-    let sql = db.sql("SELECT name, definition FROM timeperiods ORDER BY id");
+    let sql = db.sql(&format!("SELECT {}, name, definition FROM timeperiods ORDER BY id", db.int("id")));
     for row in sqlx::query(sql).fetch_all(db.pool()).await.map_err(err("timeperiods"))? {
-        out.periods.push((text(&row, 0).unwrap_or_default(), text(&row, 1).unwrap_or_default()));
+        out.periods.push((
+            int(&row, 0).unwrap_or_default(),
+            text(&row, 1).unwrap_or_default(),
+            text(&row, 2).unwrap_or_default(),
+        ));
     }
     let sql = db.sql(&format!(
         "SELECT {}, {}, {}, {}, {}, {}, {}, {}, escalation_period, escalation_options FROM escalations ORDER BY id",

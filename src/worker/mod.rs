@@ -248,6 +248,7 @@ fn on_view(shared: &Arc<Shared>, ctrl: Option<Arc<Controller>>, view: &ClusterVi
                 metrics: shared.metrics.clone(),
                 notifier: shared.notifier.clone(),
                 viewserver: shared.cfg.viewserver.clone(),
+                policy_tz: shared.cfg.policy_tz.clone(),
             };
             let started = Controller::start(setup, db, &shared.stop).await;
             match started {

@@ -35,16 +35,13 @@ pub struct Book {
 impl Book {
     /// Replaces what the tables said (contact options are kept: they come with contacts).
     pub fn load(&mut self, rows: PolicyRows, tz: jiff::tz::TimeZone) {
-        let (periods, bad) = Periods::build(rows.periods.iter().map(|(n, d)| (n.as_str(), d.as_str())), tz);
+        let (periods, bad) =
+            Periods::build(rows.periods.iter().map(|(_, n, d)| (n.as_str(), d.as_str())), tz);
         self.problems = rows.problems;
         for (name, e) in bad {
-            tracing::warn!(timeperiod = %name, "bad timeperiod: {e}");
-            self.problems.push(RowProblem::new(
-                "timeperiods",
-                0,
-                format!("definition ({name})"),
-                e.to_string(),
-            ));
+            let id = rows.periods.iter().find(|(_, n, _)| *n == name).map_or(0, |(id, _, _)| *id);
+            tracing::warn!(timeperiod = %name, id, "bad timeperiod: {e}");
+            self.problems.push(RowProblem::new("timeperiods", id, "definition", format!("{name}: {e}")));
         }
         self.periods = periods;
         self.escalations.clear();
@@ -136,6 +133,27 @@ impl Book {
             in_downtime: self.downtimes.in_downtime(def.id),
         };
         f(&ctx)
+    }
+
+    /// Every problem of the policy tables and options, for the checks given: bad rows, bad
+    /// contact options, and checks or contacts naming a timeperiod that does not exist.
+    pub fn all_problems<'a>(&self, checks: impl IntoIterator<Item = &'a CheckDef>) -> Vec<RowProblem> {
+        let mut out = self.problems.clone();
+        out.extend(self.contact_problems.values().cloned());
+        for (id, c) in &self.contacts {
+            if let Some(p) = c.notification_period.as_deref()
+                && !self.periods.contains(p)
+            {
+                out.push(RowProblem::new(
+                    "contacts",
+                    *id,
+                    "options.notification_period",
+                    format!("names the timeperiod {p:?}, which does not exist; this contact is told nothing"),
+                ));
+            }
+        }
+        out.extend(checks.into_iter().filter_map(|d| self.missing_period(d)));
+        out
     }
 
     /// A contact's period problem, if it names a timeperiod that does not exist.
