@@ -154,6 +154,7 @@ impl Controller {
             inner.refresh_membership(now, out);
         }
         inner.expire_rounds(now, out);
+        inner.tick_check_periods(now, self.assigning());
         inner.tick_policy(now, out);
         if self.started.elapsed() >= self.timing.dead_after() {
             inner.eval_worker_checks(now, out);

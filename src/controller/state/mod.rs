@@ -141,8 +141,13 @@ impl Inner {
 
     /// Puts every assignable check on a worker, once the first workers are known.
     pub fn assign_all(&mut self) {
-        let mut ids: Vec<i64> =
-            self.checks.iter().filter(|(_, s)| s.assignable()).map(|(id, _)| *id).collect();
+        let outside = &self.policy.outside;
+        let mut ids: Vec<i64> = self
+            .checks
+            .iter()
+            .filter(|(id, s)| s.assignable() && !outside.contains(id))
+            .map(|(id, _)| *id)
+            .collect();
         ids.sort_unstable();
         for id in ids {
             self.assign.upsert(id);
@@ -404,7 +409,7 @@ impl Inner {
                 if !started {
                     return;
                 }
-                if assignable {
+                if assignable && !self.policy.outside.contains(&id) {
                     self.assign.upsert(id);
                 } else {
                     self.assign.remove(id);
@@ -425,6 +430,8 @@ impl Inner {
 }
 mod check;
 mod notify;
+#[cfg(test)]
+mod notify_tests;
 #[cfg(test)]
 mod tests;
 mod worker_checks;

@@ -174,7 +174,14 @@ pub struct Policy {
     timers: BTreeSet<(i64, i64)>,
     /// Acknowledgements are looked at after each reload only.
     acks_pending: bool,
+    /// Checks outside their `check_period`: not assigned, so not run.
+    pub outside: BTreeSet<i64>,
+    /// When the check periods were last looked at (unix ms).
+    periods_seen_ms: i64,
 }
+
+/// How often the checks' `check_period`s are looked at.
+const CHECK_PERIOD_EVERY_MS: i64 = 1000;
 
 impl Policy {
     fn set_timer(&mut self, check: i64, old: Option<i64>, new: Option<i64>) {
@@ -244,6 +251,7 @@ impl Policy {
 
     /// A check was removed: its problem and timer go.
     pub fn forget(&mut self, check: i64) {
+        self.outside.remove(&check);
         if let Some(p) = self.problems.remove(&check) {
             self.set_timer(check, p.next_ms, None);
         }
@@ -251,6 +259,32 @@ impl Policy {
 }
 
 impl Inner {
+    /// Takes checks out of the assignment while they are outside their `check_period` (they
+    /// are not run and do not flip) and puts them back when it opens; once a second.
+    /// `assigning`: whether the first assignment was made (before it, nothing is assigned).
+    pub fn tick_check_periods(&mut self, now: Now, assigning: bool) {
+        let pol = &mut self.policy;
+        if now.ms - pol.periods_seen_ms < CHECK_PERIOD_EVERY_MS {
+            return;
+        }
+        pol.periods_seen_ms = now.ms;
+        for (id, st) in self.checks.iter() {
+            let inside = match st.def.options.check_period.as_deref() {
+                None => true,
+                Some(p) => notify::in_period(&pol.book.periods, Some(p), now.ms),
+            };
+            if !inside && pol.outside.insert(*id) {
+                tracing::info!(check = id, "outside its check_period: not run until it opens");
+                self.assign.remove(*id);
+            } else if inside && pol.outside.remove(id) {
+                tracing::info!(check = id, "inside its check_period again: run");
+                if assigning && st.assignable() {
+                    self.assign.upsert(*id);
+                }
+            }
+        }
+    }
+
     /// Downtime edges, acknowledgements and the notification timers due at `now`.
     pub fn tick_policy(&mut self, now: Now, out: &mut Effects) {
         let pol = &mut self.policy;

@@ -1,0 +1,142 @@
+//! The controller's side of the notification policy, with the time set by the test:
+//! re-notification from the tick, a downtime holding a flip's notice until it ends, a
+//! closed `check_period` taking the check out of the assignment.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{Commit, Effects, Inner};
+use crate::check::{CheckSpec, Verdict};
+use crate::node::proto::ResultMsg;
+use crate::policy::AlertWhen;
+use crate::policy::downtime::Downtime;
+use crate::store::policy_rows::PolicyRows;
+use crate::store::{AlertLink, CheckDef};
+use crate::util::Now;
+
+/// Check 1 (tcp, every 60 s, delay 0, contact 9 on `both`) with `options`.
+fn def(options: &str) -> Arc<CheckDef> {
+    let data = r#"{"address":"127.0.0.1:9","timeout":3}"#;
+    Arc::new(CheckDef {
+        id: 1,
+        name: "db".into(),
+        kind: "tcp".into(),
+        data: data.into(),
+        interval: Duration::from_secs(60),
+        delay: 0,
+        status: crate::decide::Status::Online,
+        spec: CheckSpec::parse(1, "tcp", data).map(|p| p.spec),
+        alerts: vec![AlertLink { alert_id: 5, contact_id: 9, when: AlertWhen::Both }],
+        options: Arc::new(crate::policy::options::check_options(Some(options)).unwrap().options),
+        problems: vec![],
+    })
+}
+
+/// One live worker, confirmations 1, the policy tables `rows`.
+fn inner(t0: Now, options: &str, rows: PolicyRows) -> Inner {
+    let mut i = Inner::new(
+        3,
+        1,
+        Duration::from_secs(3),
+        [def(options)],
+        &Default::default(),
+        &Default::default(),
+        t0,
+    );
+    i.policy.book.load(rows, jiff::tz::TimeZone::UTC);
+    i.touch_member("w1", "http://w1", t0.mono);
+    i
+}
+
+fn result(v: Verdict, at: Now) -> ResultMsg {
+    ResultMsg {
+        check_id: 1,
+        round: None,
+        term: 0,
+        verdict: v,
+        message: "refused".into(),
+        latency_ms: 1.0,
+        started_ms: at.ms,
+    }
+}
+
+/// (type, number) of every notification in `out`, flips' and notices' alike.
+fn notices(out: &Effects) -> Vec<(&'static str, u32)> {
+    out.commits
+        .iter()
+        .filter_map(|c| match c {
+            Commit::Flip(f) => f.notice.as_ref(),
+            Commit::Notice(n) => Some(&n.notice),
+            _ => None,
+        })
+        .map(|n| (n.kind.as_str(), n.number))
+        .collect()
+}
+
+#[test]
+fn the_tick_renotifies_at_the_interval() {
+    let t0 = Now::read();
+    let mut i = inner(t0, r#"{"notification_interval": 2}"#, PolicyRows::default());
+    let mut out = Effects::default();
+    i.on_result("w1", &result(Verdict::Offline, t0), t0, &["w1"], &mut out);
+    assert_eq!(notices(&out), vec![("PROBLEM", 1)]);
+    let mut out = Effects::default();
+    i.tick_policy(t0.after(Duration::from_millis(1900)), &mut out);
+    assert!(notices(&out).is_empty(), "too early");
+    i.tick_policy(t0.after(Duration::from_secs(2)), &mut out);
+    assert_eq!(notices(&out), vec![("PROBLEM", 2)]);
+    let Some(Commit::Notice(n)) = out.commits.first() else { unreachable!() };
+    assert_eq!((n.notice.contacts.as_slice(), n.message.as_str()), ([9].as_slice(), "refused"));
+}
+
+#[test]
+fn a_downtime_holds_the_problem_until_it_ends() {
+    let t0 = Now::read();
+    let rows = PolicyRows {
+        downtimes: vec![Downtime {
+            id: 4,
+            check_id: 1,
+            start_ms: t0.ms - 1000,
+            end_ms: t0.ms + 10_000,
+            fixed: true,
+            duration_ms: 0,
+            trigger_id: None,
+            cancelled: false,
+            author: "ops".into(),
+            comment: String::new(),
+        }],
+        ..PolicyRows::default()
+    };
+    let mut i = inner(t0, "", rows);
+    let mut out = Effects::default();
+    i.tick_policy(t0, &mut out);
+    assert!(notices(&out).is_empty(), "no DOWNTIMESTART without `s` in notification_options");
+    i.on_result("w1", &result(Verdict::Offline, t0), t0, &["w1"], &mut out);
+    assert!(notices(&out).is_empty(), "a problem in downtime pages nobody");
+    let mut out = Effects::default();
+    i.tick_policy(t0.after(Duration::from_secs(10)), &mut out);
+    assert_eq!(notices(&out), vec![("PROBLEM", 1)], "told when the downtime ends");
+}
+
+#[test]
+fn outside_its_check_period_a_check_is_not_assigned() {
+    let t0 = Now::read();
+    let rows = PolicyRows { periods: vec![(1, "never".into(), String::new())], ..PolicyRows::default() };
+    let mut i = inner(t0, r#"{"check_period": "never"}"#, rows);
+    i.refresh_membership(t0, &mut Effects::default());
+    i.assign_all();
+    assert_eq!(i.assign.owner(1), Some("w1"), "assigned before its period is looked at");
+    i.tick_check_periods(t0, true);
+    assert_eq!(i.assign.owner(1), None, "outside its check_period: not run");
+    let mut out = Effects::default();
+    i.on_result("w1", &result(Verdict::Offline, t0), t0, &["w1"], &mut out);
+    assert!(out.commits.iter().all(|c| !matches!(c, Commit::Flip(_))), "outside its check_period: no flip");
+    // The period opens (here: the row is replaced by an always-open one).
+    let rows = PolicyRows {
+        periods: vec![(1, "never".into(), "day 1 - 31 00:00-24:00".into())],
+        ..PolicyRows::default()
+    };
+    i.policy.book.load(rows, jiff::tz::TimeZone::UTC);
+    i.tick_check_periods(t0.after(Duration::from_secs(1)), true);
+    assert_eq!(i.assign.owner(1), Some("w1"));
+}
