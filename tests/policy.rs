@@ -187,3 +187,40 @@ async fn downtime_and_periods_on_postgres() {
 async fn downtime_and_periods_on_mariadb() {
     downtime_and_periods(Backend::MySql).await;
 }
+
+/// A new controller goes on from the outbox: the next re-notification of a problem its
+/// predecessor notified carries the next number, and the first is never sent again.
+async fn renotification_survives_a_failover(backend: Backend) {
+    let Some((db, url)) = fresh_db(backend).await else { return };
+    let hooks = Receiver::start(Mode::Ok).await;
+    let target = Receiver::start(Mode::Ok).await;
+    let check = add_check(&db, &target, r#"{"notification_interval": 4}"#).await;
+    let ops = add_contact(&db, &hooks.url("/ops"), "").await;
+    exec(&db, &format!("INSERT INTO alerts (check_id, contact_id, type) VALUES ({check}, {ops}, 'both')"))
+        .await;
+    let mut c = Cluster::start_with(&url, &["w1", "w2", "w3"], &[], 2, FAST, "");
+    let first = c.wait_ready(3).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    target.set_mode(Mode::Status(503));
+    wait_told(&hooks, "/ops", ("PROBLEM", "1"), 30).await;
+    c.worker(&first).kill();
+    let next = wait_for(Duration::from_secs(20), || async {
+        let name = c.cluster().await["controller"].as_str().map(str::to_string)?;
+        (name != first).then_some(name)
+    })
+    .await;
+    assert!(next.is_some(), "no new controller after {first} was killed");
+    wait_told(&hooks, "/ops", ("PROBLEM", "2"), 20).await;
+    let firsts = told(&hooks, "/ops").iter().filter(|(t, n)| t == "PROBLEM" && n == "1").count();
+    assert_eq!(firsts, 1, "the first notification was sent again: {:?}", told(&hooks, "/ops"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn renotification_survives_a_failover_on_postgres() {
+    renotification_survives_a_failover(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn renotification_survives_a_failover_on_mariadb() {
+    renotification_survives_a_failover(Backend::MySql).await;
+}
