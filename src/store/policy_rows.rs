@@ -39,7 +39,8 @@ pub struct PolicyRows {
     pub periods: Vec<(i64, String, String)>,
     pub escalations: Vec<Arc<Escalation>>,
     pub downtimes: Vec<Downtime>,
-    /// The newest acknowledgement of each check.
+    /// The newest acknowledgement of each check (only the newest is read: the table keeps
+    /// every acknowledgement ever made).
     pub acks: Vec<Ack>,
     pub problems: Vec<RowProblem>,
 }
@@ -118,12 +119,13 @@ pub async fn load(
         }
     }
     let sql = db.sql(&format!(
-        "SELECT {}, {}, author, comment, {}, {}, {} FROM acknowledgements ORDER BY id",
-        db.int("id"),
-        db.int("check_id"),
-        db.int("sticky"),
-        db.int("notify"),
-        db.epoch("created_at"),
+        "SELECT {}, {}, author, comment, {}, {}, {} FROM acknowledgements a \
+         WHERE a.id = (SELECT MAX(b.id) FROM acknowledgements b WHERE b.check_id = a.check_id) ORDER BY a.id",
+        db.int("a.id"),
+        db.int("a.check_id"),
+        db.int("a.sticky"),
+        db.int("a.notify"),
+        db.epoch("a.created_at"),
     ));
     let mut newest = std::collections::BTreeMap::new();
     for row in sqlx::query(sql).fetch_all(db.pool()).await.map_err(err("acknowledgements"))? {

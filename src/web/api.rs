@@ -5,6 +5,7 @@
 //! - `GET /api/checks?status=&q=&page=&per_page=&recent=`: a page of checks and the counts
 //! - `GET /api/checks/{id}`: one check, its redacted definition, alerts, recent results
 //! - `GET /api/checks/{id}/history`: recent results and hourly rollups (last day by default)
+//! - `GET /api/checks/{id}/notifications?limit=`: its last notifications, newest first
 //! - `GET /api/events?limit=&before=`: flips, newest first
 //! - `GET /api/cluster`: served by each node from its own view (not here)
 //! - `GET /api/openapi.json`: this API described
@@ -18,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::ReadModel;
-use super::view::{CheckFilter, Events, FailingContacts, History, Shown};
+use super::view::{CheckFilter, Events, FailingContacts, History, Notifications, Shown};
 use crate::node::{NodeClient, json_error};
 use crate::util::now_ms;
 
@@ -46,6 +47,21 @@ impl Default for EventsQuery {
         EventsQuery { limit: 50, before: None }
     }
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+struct NotificationsQuery {
+    limit: i64,
+}
+
+impl Default for NotificationsQuery {
+    fn default() -> Self {
+        NotificationsQuery { limit: 50 }
+    }
+}
+
+/// The most notifications `GET /api/checks/{id}/notifications` lists.
+const MAX_NOTIFICATIONS: i64 = 500;
 
 fn bad_query(e: impl std::fmt::Display) -> Response {
     json_error(StatusCode::BAD_REQUEST, format!("query: {e}"))
@@ -97,6 +113,20 @@ pub async fn answer<R: ReadModel>(r: &R, method: &Method, uri: &Uri, body: &[u8]
                     let recent = detail.check.recent.unwrap_or_default();
                     Json(History { id: detail.check.id, recent, hourly }).into_response()
                 }
+                Err(e) => json_error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+            }
+        }
+        ["checks", id, "notifications"] => {
+            let Some(detail) = id.parse::<i64>().ok().and_then(|id| r.check_detail(id)) else {
+                return no_check(id);
+            };
+            let q = match Query::<NotificationsQuery>::try_from_uri(uri) {
+                Ok(Query(q)) => q,
+                Err(e) => return bad_query(e),
+            };
+            let id = detail.check.id;
+            match r.notifications(id, q.limit.clamp(1, MAX_NOTIFICATIONS)).await {
+                Ok(notifications) => Json(Notifications { id, notifications }).into_response(),
                 Err(e) => json_error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
             }
         }
@@ -154,6 +184,7 @@ where
         .route("/api/checks", get(forward.clone()))
         .route("/api/checks/{id}", get(forward.clone()))
         .route("/api/checks/{id}/history", get(forward.clone()))
+        .route("/api/checks/{id}/notifications", get(forward.clone()))
         .route("/api/events", get(forward.clone()))
         .route("/api/contacts/failing", get(forward))
         .route("/api/openapi.json", get(openapi))

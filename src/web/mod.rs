@@ -8,6 +8,7 @@
 pub mod api;
 pub mod auth;
 pub mod page;
+mod page_notify;
 pub mod status;
 pub mod view;
 pub mod write;
@@ -15,7 +16,7 @@ pub mod write;
 use std::future::Future;
 
 use crate::store::Rollup;
-use view::{CheckDetail, CheckFilter, ChecksPage, EventView, FailingContactView};
+use view::{CheckDetail, CheckFilter, ChecksPage, EventView, FailingContactView, SentView};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebError {
@@ -39,6 +40,12 @@ pub trait ReadModel: Send + Sync {
         limit: i64,
         before: Option<i64>,
     ) -> impl Future<Output = Result<Vec<EventView>, WebError>> + Send;
+    /// A check's last `limit` notifications, newest first.
+    fn notifications(
+        &self,
+        id: i64,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<SentView>, WebError>> + Send;
     /// Contacts whose notifications fail now.
     fn failing_contacts(&self) -> impl Future<Output = Result<Vec<FailingContactView>, WebError>> + Send;
     /// The database the write routes insert into (the controller's).

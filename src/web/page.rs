@@ -3,7 +3,10 @@
 //! serves (from the controller), one page of checks at a time, so 100,000 checks cost one
 //! page of rows.
 
-use super::view::{CheckDetail, ChecksPage, FailingContactView, History, SampleView, Shown, StatusCounts};
+use super::page_notify::{self, STYLE as NOTIFY_STYLE};
+use super::view::{
+    CheckDetail, ChecksPage, FailingContactView, History, SampleView, SentView, Shown, StatusCounts,
+};
 use crate::check::Verdict;
 use crate::node::proto::ClusterView;
 use crate::store::Rollup;
@@ -49,7 +52,7 @@ const SCRIPT: &str = r#"
 fn shell(title: &str, header: &str, main: &str) -> String {
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-         <title>{}</title><link rel=\"icon\" href=\"data:,\"><style>{STYLE}</style></head><body><header>{header}<span id=\"updated\" class=\"pill\">refreshes every 10 s</span></header>\
+         <title>{}</title><link rel=\"icon\" href=\"data:,\"><style>{STYLE}{NOTIFY_STYLE}</style></head><body><header>{header}<span id=\"updated\" class=\"pill\">refreshes every 10 s</span></header>\
          <main>{main}</main><script>{SCRIPT}</script></body></html>",
         esc(title)
     )
@@ -212,7 +215,7 @@ pub fn index(
         };
         let latency = c.last_result.as_ref().map_or(String::new(), |l| format!("{:.0} ms", l.latency_ms));
         let samples = c.recent.as_deref().unwrap_or(&[]);
-        let weak = degraded_badge(c.degraded.as_deref());
+        let weak = format!("{}{}", degraded_badge(c.degraded.as_deref()), page_notify::badges(c));
         rows.push_str(&format!(
             "<tr class=\"check {st}\" data-id=\"{id}\"><td>{id}</td><td><a href=\"/checks/{id}\">{name}</a></td><td>{kind}</td><td class=\"st\">{st}{weak}</td>\
              <td>{since}</td><td>{latency}</td><td>{chart}</td><td class=\"msg\" title=\"{m}\">{m}</td></tr>",
@@ -263,14 +266,20 @@ pub fn index(
     )
 }
 
-/// One check: its state, definition (redacted), last-hour and last-day charts.
-pub fn check(cluster: &ClusterView, detail: &CheckDetail, history: &History) -> String {
+/// One check: its state, where its notifications stand and the last of them (`Err`: why
+/// they could not be read), definition (redacted), last-hour and last-day charts.
+pub fn check(
+    cluster: &ClusterView,
+    detail: &CheckDetail,
+    history: &History,
+    sent: Result<&[SentView], &str>,
+) -> String {
     let c = &detail.check;
     let st = c.status.as_str();
     let msg = c.error.as_deref().or(c.last_result.as_ref().map(|l| l.message.as_str())).unwrap_or("");
     let main = format!(
         "{}<h2 class=\"{st}\">{} <span class=\"st\">{st}</span>{}</h2><p>Type {} · every {} s · delay {} · since {} · worker {}</p>\
-         <p class=\"msg\">{}</p><h3>Last results</h3>{}<h3>Last day (availability per hour, p95 latency)</h3>{}\
+         <p class=\"msg\">{}</p>{}<h3>Last results</h3>{}<h3>Last day (availability per hour, p95 latency)</h3>{}\
          <h3>Definition</h3><pre>{}</pre>",
         cluster_panel(cluster),
         esc(&c.name),
@@ -281,6 +290,7 @@ pub fn check(cluster: &ClusterView, detail: &CheckDetail, history: &History) -> 
         esc(c.since.as_deref().unwrap_or("unknown")),
         esc(c.worker.as_deref().unwrap_or("none")),
         esc(msg),
+        page_notify::section(c, sent),
         sparkline(&history.recent, 720.0, 120.0),
         day_chart(&history.hourly, 720.0, 120.0),
         esc(&serde_json::to_string_pretty(&detail.data).unwrap_or_default()),

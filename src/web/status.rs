@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::page;
-use super::view::{CheckDetail, ChecksPage, FailingContacts, History, Shown};
+use super::view::{CheckDetail, ChecksPage, FailingContacts, History, Notifications, Shown};
 use crate::node::NodeClient;
 use crate::node::proto::ClusterView;
 
@@ -77,14 +77,26 @@ pub async fn index(
     }
 }
 
-/// `GET /checks/{id}`: one check with its charts.
+/// How many of a check's last notifications its page lists.
+const PAGE_NOTIFICATIONS: usize = 20;
+
+/// `GET /checks/{id}`: one check with its charts and its last notifications.
 pub async fn check(client: &NodeClient, cluster: &ClusterView, id: i64, auth: Option<&str>) -> Response {
-    let detail = from_controller::<CheckDetail>(client, cluster, &format!("/api/checks/{id}"), auth).await;
-    let history =
-        from_controller::<History>(client, cluster, &format!("/api/checks/{id}/history?hours=24"), auth)
-            .await;
+    let (detail_path, history_path, sent_path) = (
+        format!("/api/checks/{id}"),
+        format!("/api/checks/{id}/history?hours=24"),
+        format!("/api/checks/{id}/notifications?limit={PAGE_NOTIFICATIONS}"),
+    );
+    let (detail, history, sent) = tokio::join!(
+        from_controller::<CheckDetail>(client, cluster, &detail_path, auth),
+        from_controller::<History>(client, cluster, &history_path, auth),
+        from_controller::<Notifications>(client, cluster, &sent_path, auth),
+    );
+    // The notifications are a part of the page: without them the rest still shows.
+    let sent = sent.map(|n| n.notifications);
+    let sent = sent.as_ref().map(Vec::as_slice).map_err(String::as_str);
     match (detail, history) {
-        (Ok(d), Ok(h)) => html(StatusCode::OK, page::check(cluster, &d, &h)),
+        (Ok(d), Ok(h)) => html(StatusCode::OK, page::check(cluster, &d, &h, sent)),
         (Err(why), _) | (_, Err(why)) => html(StatusCode::NOT_FOUND, page::unavailable(cluster, &why)),
     }
 }

@@ -113,6 +113,30 @@ pub struct DowntimeView {
     pub comment: String,
 }
 
+/// One notification of a check, as `GET /api/checks/{id}/notifications` lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SentView {
+    /// When it was made (RFC 3339).
+    pub at: Option<String>,
+    /// `PROBLEM`, `RECOVERY`, `ACKNOWLEDGEMENT`, `DOWNTIMESTART`, `DOWNTIMEEND`,
+    /// `DOWNTIMECANCELLED`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The problem's notification number.
+    pub number: u32,
+    pub contact_id: i64,
+    /// `pending`, `sending`, `sent` or `failed`.
+    pub state: String,
+}
+
+/// The body of `GET /api/checks/{id}/notifications`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Notifications {
+    pub id: i64,
+    /// Newest first.
+    pub notifications: Vec<SentView>,
+}
+
 /// What `GET /api/checks` filters on.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
