@@ -53,6 +53,13 @@ fn status_of(s: &CheckState, inner: &Inner, recent: usize) -> CheckStatus {
         max_attempts: s.def.delay + 1,
         in_downtime: inner.policy.book.downtimes.in_downtime(s.def.id),
         acknowledged: inner.policy.problems.get(&s.def.id).is_some_and(|p| p.acked_by.is_some()),
+        unreachable: (s.decider.status() == Status::Offline)
+            .then(|| {
+                let now = crate::util::now_ms();
+                let since = inner.policy.problems.get(&s.def.id).map_or(now, |p| p.started_ms);
+                super::state::unreachable(&inner.policy.book, &inner.checks, s.def.id, since, now)
+            })
+            .flatten(),
         notification: notification_view(s, inner),
     }
 }

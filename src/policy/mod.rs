@@ -8,7 +8,11 @@ pub mod period;
 
 use std::collections::BTreeSet;
 
+pub mod depend;
 pub mod downtime;
+pub mod flap;
+#[cfg(test)]
+mod flap_tests;
 pub mod notify;
 #[cfg(test)]
 mod notify_tests;

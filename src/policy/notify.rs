@@ -35,6 +35,9 @@ use super::options::{CheckOptions, ContactOptions, Letters};
 use super::period::Periods;
 use crate::decide::Status;
 
+/// How soon a problem held back by a failed notification dependency is looked at again.
+pub const DEPENDENCY_RECHECK_MS: i64 = 5_000;
+
 /// How far ahead a closed period's next opening is looked for.
 pub const PERIOD_HORIZON_DAYS: u32 = 400;
 
@@ -155,6 +158,9 @@ pub struct Ctx<'a> {
     pub periods: &'a Periods,
     /// Whether the check is in scheduled downtime now.
     pub in_downtime: bool,
+    /// The parent whose state fails one of the check's notification dependencies: the check
+    /// is UNREACHABLE and pages nobody (`policy::depend`).
+    pub unreachable: Option<i64>,
 }
 
 impl Ctx<'_> {
@@ -232,6 +238,12 @@ pub fn due(ctx: &Ctx<'_>, p: &mut Problem, now_ms: i64) -> Option<Notice> {
         // The downtime's end sets the timer again.
         p.held |= p.number == 0;
         p.next_ms = None;
+        return None;
+    }
+    if ctx.unreachable.is_some() {
+        // Looked at again soon: the parent may recover, or turn out to be a blip.
+        p.held |= p.number == 0;
+        p.next_ms = Some(now_ms + DEPENDENCY_RECHECK_MS);
         return None;
     }
     if !ctx.check_period_open(now_ms) {
@@ -324,6 +336,7 @@ pub fn on_recovery(ctx: &Ctx<'_>, p: Option<&Problem>, now_ms: i64) -> Option<No
     if !o.notifications_enabled
         || !o.notification_options.has(Letters::RECOVERY)
         || ctx.in_downtime
+        || ctx.unreachable.is_some()
         || !ctx.check_period_open(now_ms)
     {
         return None;

@@ -86,6 +86,7 @@ impl World {
             contact: &lookup,
             periods: &self.periods,
             in_downtime: self.in_downtime,
+            unreachable: None,
         };
         f(&ctx)
     }

@@ -12,6 +12,7 @@ use sqlx::any::AnyRow;
 use super::StoreError;
 use super::model::RowProblem;
 use crate::db::{Backend, Db};
+use crate::policy::depend::{Criteria, Dependency};
 use crate::policy::downtime::Downtime;
 use crate::policy::notify::Escalation;
 use crate::policy::options::Letters;
@@ -39,6 +40,8 @@ pub struct PolicyRows {
     pub periods: Vec<(i64, String, String)>,
     pub escalations: Vec<Arc<Escalation>>,
     pub downtimes: Vec<Downtime>,
+    /// `dependencies` rows.
+    pub dependencies: Vec<Dependency>,
     /// The newest acknowledgement of each check (only the newest is read: the table keeps
     /// every acknowledgement ever made).
     pub acks: Vec<Ack>,
@@ -154,6 +157,20 @@ pub async fn load(
         );
     }
     out.acks = newest.into_values().collect();
+    let sql = db.sql(&format!(
+        "SELECT {}, {}, {}, execution_failure_criteria, notification_failure_criteria, {}, dependency_period \
+         FROM dependencies ORDER BY id",
+        db.int("id"),
+        db.int("check_id"),
+        db.int("parent_id"),
+        db.int("inherits_parent"),
+    ));
+    for row in sqlx::query(sql).fetch_all(db.pool()).await.map_err(err("dependencies"))? {
+        match dependency(&row, checks) {
+            Ok(d) => out.dependencies.push(d),
+            Err(p) => out.problems.push(p),
+        }
+    }
     for p in &out.problems {
         tracing::warn!(table = p.table, id = p.id, field = %p.field, "bad row: {p}");
     }
@@ -215,6 +232,33 @@ fn escalation(
         interval,
         period,
         options,
+    })
+}
+
+fn dependency(row: &AnyRow, checks: &BTreeSet<i64>) -> Result<Dependency, RowProblem> {
+    let id = int(row, 0).unwrap_or_default();
+    let bad = |field: &str, reason: String| RowProblem::new("dependencies", id, field, reason);
+    let check_id = int(row, 1).unwrap_or_default();
+    if !checks.contains(&check_id) {
+        return Err(bad("check_id", format!("check {check_id} does not exist (or is disabled)")));
+    }
+    let parent_id = int(row, 2).unwrap_or_default();
+    if !checks.contains(&parent_id) {
+        return Err(bad("parent_id", format!("check {parent_id} does not exist (or is disabled)")));
+    }
+    let criteria =
+        |i: usize, field: &str, default: Criteria| match text(row, i).filter(|s| !s.trim().is_empty()) {
+            None => Ok(default),
+            Some(s) => Criteria::parse(&s).map_err(|r| bad(field, r)),
+        };
+    Ok(Dependency {
+        id,
+        check_id,
+        parent_id,
+        execution: criteria(3, "execution_failure_criteria", Criteria::NONE)?,
+        notification: criteria(4, "notification_failure_criteria", Criteria::CRITICAL)?,
+        inherits_parent: int(row, 5).unwrap_or(0) != 0,
+        period: text(row, 6).map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).map(Arc::from),
     })
 }
 

@@ -30,13 +30,14 @@ pub enum Delta {
     Removed(i64),
     /// A contact was added, changed or deleted.
     Contact(i64),
-    /// A row of `timeperiods`, `escalations`, `downtimes` or `acknowledgements` changed:
+    /// A row of `timeperiods`, `escalations`, `downtimes`, `acknowledgements` or
+    /// `dependencies` changed:
     /// those tables are read again whole (`store::policy_rows`).
     Policy,
 }
 
 /// The tables whose changes are a [`Delta::Policy`].
-const POLICY_TABLES: [&str; 4] = ["timeperiods", "escalations", "downtimes", "acknowledgements"];
+const POLICY_TABLES: [&str; 5] = ["timeperiods", "escalations", "downtimes", "acknowledgements", "dependencies"];
 
 /// The loaded tables plus the position in the change log.
 pub struct Watcher {

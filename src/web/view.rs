@@ -70,6 +70,10 @@ pub struct CheckStatus {
     pub in_downtime: bool,
     #[serde(default)]
     pub acknowledged: bool,
+    /// The parent whose failure makes this check UNREACHABLE (a failed notification
+    /// dependency): it pages nobody while that lasts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreachable: Option<i64>,
     /// The open problem's notifications, when the check is in one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notification: Option<NotificationView>,

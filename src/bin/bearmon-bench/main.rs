@@ -9,7 +9,8 @@
 //! page and `/api/checks?status=offline` latency, and `ab` against the same target.
 //!
 //! The run is driven from here, in the order the figures are taken; the modules each do one
-//! job: `options` (the command line), `load` (the checks in the database), `nodes` (the
+//! job: `options` (the command line), `load` (the checks in the database), `policy` (issue
+//! 17's timeperiods, escalations and options, `--timeperiods`/`--escalations`), `nodes` (the
 //! cluster's processes, failover), `probe` (`--detect`), `window` and `sample` (what is
 //! measured, from the nodes' metrics and from /proc), `max_rate`, `compare` and `peers`
 //! (the peers), `report` (the printed JSON) and `record` (BENCHMARKS.md).
@@ -20,6 +21,7 @@ mod max_rate;
 mod nodes;
 mod options;
 mod peers;
+mod policy;
 mod probe;
 mod record;
 mod report;
@@ -58,6 +60,8 @@ async fn main() {
     let t = Instant::now();
     load::load_checks(&db, 0..a.checks, &a.kind, a.interval, a.target_port).await;
     eprintln!("loaded {} checks in {:.1} s", a.checks, t.elapsed().as_secs_f64());
+    let policy_rows =
+        if a.timeperiods + a.escalations > 0 { policy::load(&db, &a).await } else { Value::Null };
     let (probe, probe_port) = probe::start_probe().await;
     if a.detect > 0 {
         load::add_detect(&db, a.detect, a.interval, probe_port).await;
@@ -114,7 +118,8 @@ async fn main() {
         ab,
         ab_alone,
     };
-    let result = report::result(&a, &figures, &roles, &max, &peer_results, &detection, &failover_s);
+    let mut result = report::result(&a, &figures, &roles, &max, &peer_results, &detection, &failover_s);
+    result["policy_rows"] = policy_rows;
     println!("{}", serde_json::to_string_pretty(&result).unwrap());
     if let Some(path) = &a.record {
         record::append(path, &a, &figures, &result, &peer_results, demanded);

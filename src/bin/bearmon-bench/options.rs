@@ -65,4 +65,18 @@ pub struct Args {
     /// heartbeats every third of it, at most 1 s (so the default is the nodes' default).
     #[arg(long, default_value_t = 3.0)]
     pub dead_after: f64,
+    /// After the checks, this many rows in `timeperiods` (issue 17's policy tables; see
+    /// `policy`): `holidays`, `24x7`, `workhours`, then on-call rotations of every syntax.
+    #[arg(long, default_value_t = 0)]
+    pub timeperiods: usize,
+    /// This many rows in `escalations`, spread over the checks and `--policy-contacts` (one
+    /// in 1,000 for every check, a quarter naming a timeperiod, a third time-based).
+    #[arg(long, default_value_t = 0)]
+    pub escalations: usize,
+    /// The email contacts the escalations name (inserted with the policy rows).
+    #[arg(long, default_value_t = 20)]
+    pub policy_contacts: usize,
+    /// The share (%) of checks and of those contacts given `options` naming a timeperiod.
+    #[arg(long, default_value_t = 10)]
+    pub policy_options_percent: usize,
 }

@@ -270,6 +270,12 @@ impl Inner {
     }
 
     fn apply(&mut self, id: i64, streak_before: u32, actions: Vec<Action>, now: Now, out: &mut Effects) {
+        let flips = actions.iter().any(|a| matches!(a, Action::Flip { .. }));
+        let parent = if flips {
+            notify::unreachable(&self.policy.book, &self.checks, id, now.ms, now.ms)
+        } else {
+            None
+        };
         let Some(st) = self.checks.get_mut(&id) else { return };
         let mut wrote_streak = false;
         for a in actions {
@@ -304,7 +310,7 @@ impl Inner {
                     st.since_ms = Some(now.ms);
                     let message = st.last.as_ref().map(|l| st.redacted.scrub(&l.message)).unwrap_or_default();
                     self.flips += 1;
-                    let notice = self.policy.on_flip(&st.def, to, now.ms);
+                    let notice = self.policy.on_flip(&st.def, to, parent, now.ms);
                     out.commits.push(Commit::Flip(Flip {
                         key: format!("t{}-f{}", self.term, self.flips),
                         check_id: id,
@@ -437,4 +443,4 @@ mod tests;
 mod worker_checks;
 
 pub use check::{CheckState, LastResult};
-pub use notify::{Book, Policy};
+pub use notify::{Book, Policy, unreachable};

@@ -7,7 +7,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use super::{CheckState, Commit, Effects, Inner};
+use crate::controller::table::Table;
 use crate::decide::Status;
+use crate::policy::depend::{DepState, Graph, Kind};
 use crate::policy::downtime::{Downtimes, Edge};
 use crate::policy::notify::{self, Ctx, Escalation, Notice, NoticeType, Problem};
 use crate::policy::options::{self, ContactOptions};
@@ -26,6 +28,8 @@ pub struct Book {
     contacts: HashMap<i64, Arc<ContactOptions>>,
     pub downtimes: Downtimes,
     pub acks: HashMap<i64, Ack>,
+    /// `dependencies`, by dependent check.
+    pub graph: Graph,
     /// Problems of the policy tables (bad timeperiods, escalations, downtimes, acks).
     pub problems: Vec<RowProblem>,
     /// Problems of `contacts.options`, by contact.
@@ -64,6 +68,12 @@ impl Book {
             }
         }
         self.downtimes.set_rows(rows.downtimes);
+        let (graph, cycles) = Graph::build(rows.dependencies);
+        for (id, reason) in cycles {
+            tracing::warn!(dependency = id, "bad dependency: {reason}");
+            self.problems.push(RowProblem::new("dependencies", id, "parent_id", reason));
+        }
+        self.graph = graph;
         self.acks = rows.acks.into_iter().map(|a| (a.check_id, a)).collect();
     }
 
@@ -121,6 +131,11 @@ impl Book {
 
     /// Runs `f` with the rules' view of check `def`.
     fn with<T>(&self, def: &CheckDef, f: impl FnOnce(&Ctx<'_>) -> T) -> T {
+        self.with_parent(def, None, f)
+    }
+
+    /// As [`Book::with`], for a check `unreachable` through a failed parent.
+    fn with_parent<T>(&self, def: &CheckDef, unreachable: Option<i64>, f: impl FnOnce(&Ctx<'_>) -> T) -> T {
         let alerts: Vec<_> = def.alerts.iter().map(|a| (a.contact_id, a.when)).collect();
         let escalations = self.escalations_for(def.id);
         let lookup = |id: i64| self.contacts.get(&id).cloned();
@@ -131,6 +146,7 @@ impl Book {
             contact: &lookup,
             periods: &self.periods,
             in_downtime: self.downtimes.in_downtime(def.id),
+            unreachable,
         };
         f(&ctx)
     }
@@ -194,7 +210,14 @@ impl Policy {
     }
 
     /// The notice a flip of `def` to `to` carries, and the problem it opens or closes.
-    pub fn on_flip(&mut self, def: &CheckDef, to: Status, now_ms: i64) -> Option<Notice> {
+    /// `unreachable`: the parent whose failure holds the check's notifications, if any.
+    pub fn on_flip(
+        &mut self,
+        def: &CheckDef,
+        to: Status,
+        unreachable: Option<i64>,
+        now_ms: i64,
+    ) -> Option<Notice> {
         let old = self.problems.remove(&def.id);
         if let Some(p) = &old {
             self.set_timer(def.id, p.next_ms, None);
@@ -205,13 +228,15 @@ impl Policy {
         }
         let mut notice = match to {
             Status::Offline => {
-                let (p, notice) = self.book.with(def, |c| notify::on_problem(c, now_ms));
+                let (p, notice) = self.book.with_parent(def, unreachable, |c| notify::on_problem(c, now_ms));
                 self.set_timer(def.id, None, p.next_ms);
                 self.problems.insert(def.id, p);
                 self.acks_pending = true;
                 notice
             }
-            Status::Online => self.book.with(def, |c| notify::on_recovery(c, old.as_ref(), now_ms)),
+            Status::Online => {
+                self.book.with_parent(def, unreachable, |c| notify::on_recovery(c, old.as_ref(), now_ms))
+            }
         };
         if let Some(n) = &mut notice {
             n.contacts.retain(|c| self.book.contact_period_ok(*c));
@@ -268,19 +293,32 @@ impl Inner {
             return;
         }
         pol.periods_seen_ms = now.ms;
+        let book = &pol.book;
+        let mut changes: Vec<(i64, bool, bool)> = Vec::new();
         for (id, st) in self.checks.iter() {
-            let inside = match st.def.options.check_period.as_deref() {
+            let in_period = match st.def.options.check_period.as_deref() {
                 None => true,
-                Some(p) => notify::in_period(&pol.book.periods, Some(p), now.ms),
+                Some(p) => notify::in_period(&book.periods, Some(p), now.ms),
             };
-            if !inside && pol.outside.insert(*id) {
-                tracing::info!(check = id, "outside its check_period: not run until it opens");
-                self.assign.remove(*id);
-            } else if inside && pol.outside.remove(id) {
-                tracing::info!(check = id, "inside its check_period again: run");
-                if assigning && st.assignable() {
-                    self.assign.upsert(*id);
+            // An execution dependency that fails holds the check too.
+            let runs = in_period
+                && (book.graph.is_empty()
+                    || failed(book, &self.checks, *id, Kind::Execution, now.ms).is_none());
+            if runs == pol.outside.contains(id) {
+                changes.push((*id, runs, st.assignable()));
+            }
+        }
+        for (id, runs, assignable) in changes {
+            if runs {
+                pol.outside.remove(&id);
+                tracing::info!(check = id, "its check_period is open and its parents allow it: run");
+                if assigning && assignable {
+                    self.assign.upsert(id);
                 }
+            } else {
+                pol.outside.insert(id);
+                tracing::info!(check = id, "outside its check_period or held by a parent: not run");
+                self.assign.remove(id);
             }
         }
     }
@@ -355,7 +393,8 @@ impl Inner {
                 p.next_ms = None;
                 continue;
             }
-            let n = pol.book.with(&st.def, |c| notify::due(c, p, now.ms));
+            let parent = unreachable(&pol.book, &self.checks, check, p.started_ms, now.ms);
+            let n = pol.book.with_parent(&st.def, parent, |c| notify::due(c, p, now.ms));
             if let Some(next) = p.next_ms {
                 pol.timers.insert((next, check));
             }
@@ -386,3 +425,48 @@ fn notice_commit(st: &CheckState, notice: Notice) -> NoticeCommit {
         notice,
     }
 }
+
+/// A check's state as its dependents see it: its decided state, or CRITICAL as soon as its
+/// last result failed (so a child whose parent is still confirming its failure waits for it,
+/// and one dead router gives one page).
+fn dep_state(st: &CheckState) -> DepState {
+    if st.def.spec.is_err() {
+        return DepState::Unknown;
+    }
+    let failing = st.last.as_ref().is_some_and(|l| l.verdict == crate::check::Verdict::Offline);
+    if st.decider.status() == Status::Offline || failing { DepState::Critical } else { DepState::Ok }
+}
+
+/// The parent that fails one of `check`'s dependencies of `kind` now, if any.
+fn failed(book: &Book, checks: &Table<CheckState>, check: i64, kind: Kind, now_ms: i64) -> Option<i64> {
+    book.graph.failed(check, kind, &|c| checks.get(&c).map_or(DepState::Pending, dep_state), &|p| {
+        notify::in_period(&book.periods, Some(p), now_ms)
+    })
+}
+
+/// The parent that makes `check` UNREACHABLE (a failed notification dependency), if any.
+/// A parent that has not reported a result since the check's problem began (`since_ms`)
+/// counts as failing for one of its intervals: it may be failing too, and one dead router
+/// must give one page, not one per check behind it.
+pub fn unreachable(
+    book: &Book,
+    checks: &Table<CheckState>,
+    check: i64,
+    since_ms: i64,
+    now_ms: i64,
+) -> Option<i64> {
+    if book.graph.is_empty() {
+        return None;
+    }
+    let state_of = |c: i64| {
+        let Some(st) = checks.get(&c) else { return DepState::Pending };
+        let wait = (st.def.interval + st.timeout()).as_millis() as i64 + DEPENDENCY_SLACK_MS;
+        let stale = st.last.as_ref().is_none_or(|l| l.at_ms < since_ms);
+        if stale && now_ms - since_ms < wait { DepState::Critical } else { dep_state(st) }
+    };
+    book.graph
+        .failed(check, Kind::Notification, &state_of, &|p| notify::in_period(&book.periods, Some(p), now_ms))
+}
+
+/// Added to a parent's interval and timeout while a child waits for its next result.
+const DEPENDENCY_SLACK_MS: i64 = 2_000;
