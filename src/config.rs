@@ -143,14 +143,32 @@ pub struct WorkerFile {
 }
 
 /// `[policy]`: how the notification policy reads time.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PolicyConfig {
     /// The IANA time zone timeperiods are read in (`Europe/Paris`); UTC by default.
     pub timezone: Option<String>,
+    /// Flap detection's thresholds (percent state change) for checks without their own:
+    /// Shinken's 20 and 30 by default.
+    pub low_flap_threshold: Option<f64>,
+    pub high_flap_threshold: Option<f64>,
 }
 
 impl PolicyConfig {
+    /// The flap thresholds, checked.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] naming `policy.low_flap_threshold` for thresholds outside
+    /// 0..=100 or in the wrong order.
+    pub fn flap_thresholds(&self) -> Result<crate::policy::flap::Thresholds, ConfigError> {
+        let d = crate::policy::flap::Thresholds::default();
+        crate::policy::flap::Thresholds::new(
+            self.low_flap_threshold.unwrap_or(d.low),
+            self.high_flap_threshold.unwrap_or(d.high),
+        )
+        .map_err(|reason| ConfigError::Invalid { key: "policy.low_flap_threshold", reason })
+    }
+
     /// The time zone, checked.
     ///
     /// # Errors
@@ -284,6 +302,8 @@ pub struct WorkerConfig {
     pub http: HttpConfig,
     /// `[policy] timezone`: where timeperiods are read.
     pub policy_tz: jiff::tz::TimeZone,
+    /// `[policy] low_flap_threshold`, `high_flap_threshold`.
+    pub flap_thresholds: crate::policy::flap::Thresholds,
 }
 
 /// Worker flags, each `None` when not given.
@@ -372,6 +392,7 @@ impl WorkerConfig {
             alerts: file.alerts,
             http: file.http,
             policy_tz: file.policy.time_zone()?,
+            flap_thresholds: file.policy.flap_thresholds()?,
         })
     }
 }

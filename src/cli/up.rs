@@ -117,6 +117,7 @@ pub async fn run(
             alerts: file.alerts.clone(),
             http: file.http.clone(),
             policy_tz: policy_tz.clone(),
+            flap_thresholds: file.policy.flap_thresholds()?,
         };
         let l = tokio::net::TcpListener::bind(cfg.listen).await?;
         let stop = stop.clone();

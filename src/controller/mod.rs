@@ -102,6 +102,8 @@ pub struct Setup {
     pub viewserver: String,
     /// `[policy] timezone`: where timeperiods are read.
     pub policy_tz: jiff::tz::TimeZone,
+    /// `[policy]`'s flap thresholds.
+    pub flap_thresholds: crate::policy::flap::Thresholds,
 }
 
 /// Reads the policy tables, naming rows that point at checks or contacts `snapshot` lacks.
@@ -130,7 +132,8 @@ impl Controller {
         db: crate::db::Db,
         parent: &CancellationToken,
     ) -> Result<Arc<Controller>, ControllerError> {
-        let Setup { name, confirmations, timing, client, metrics, notifier, viewserver, policy_tz } = setup;
+        let Setup { name, confirmations, timing, client, metrics, notifier, viewserver, policy_tz, flap_thresholds } =
+            setup;
         let fence = Fence::claim(&db, &name).await?;
         // Loaded after the claim: every write of an earlier term is committed (or refused) by
         // now, so nothing it flipped is flipped again.
@@ -144,6 +147,7 @@ impl Controller {
             Inner::new(fence.term(), confirmations, timing.dead_after(), defs, &streaks, &since, now);
         let rows = load_policy(&db, watcher.snapshot(), now).await?;
         inner.policy.book.load(rows, policy_tz.clone());
+        inner.policy.flap_defaults = flap_thresholds;
         for c in watcher.snapshot().contacts.values() {
             inner.policy.book.set_contact(c.id, c.options.as_deref());
         }

@@ -24,6 +24,17 @@ fn shown(s: &CheckState) -> Shown {
     }
 }
 
+/// SPEC §10's `state`: gobearmon's kinds give OK or CRITICAL; a result the worker could not
+/// get is UNKNOWN (never a vote).
+fn nagios_state(s: &CheckState) -> &'static str {
+    match (&s.def.spec, s.decider.status(), s.last.as_ref().map(|l| l.verdict)) {
+        (Err(_), _, _) => "invalid",
+        (Ok(_), Status::Offline, _) => "critical",
+        (Ok(_), Status::Online, Some(crate::check::Verdict::Error)) => "unknown",
+        (Ok(_), Status::Online, _) => "ok",
+    }
+}
+
 fn status_of(s: &CheckState, inner: &Inner, recent: usize) -> CheckStatus {
     let skip = s.recent.iter().count().saturating_sub(recent);
     CheckStatus {
@@ -48,11 +59,14 @@ fn status_of(s: &CheckState, inner: &Inner, recent: usize) -> CheckStatus {
             worker: l.worker.to_string(),
         }),
         recent: (recent > 0).then(|| s.recent.iter().skip(skip).map(Sample::view).collect()),
+        state: nagios_state(s).to_string(),
         state_type: if s.decider.streak() > 0 { "soft" } else { "hard" }.to_string(),
         attempt: if s.decider.streak() > 0 { s.decider.streak() } else { s.def.delay + 1 },
         max_attempts: s.def.delay + 1,
         in_downtime: inner.policy.book.downtimes.in_downtime(s.def.id),
         acknowledged: inner.policy.problems.get(&s.def.id).is_some_and(|p| p.acked_by.is_some()),
+        flapping: inner.policy.book.flapping.contains(&s.def.id),
+        percent_state_change: inner.policy.flaps.get(&s.def.id).map(crate::policy::flap::Flap::percent),
         unreachable: (s.decider.status() == Status::Offline)
             .then(|| {
                 let now = crate::util::now_ms();

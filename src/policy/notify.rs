@@ -161,6 +161,8 @@ pub struct Ctx<'a> {
     /// The parent whose state fails one of the check's notification dependencies: the check
     /// is UNREACHABLE and pages nobody (`policy::depend`).
     pub unreachable: Option<i64>,
+    /// Whether the check is flapping: PROBLEM and RECOVERY are held while it is.
+    pub flapping: bool,
 }
 
 impl Ctx<'_> {
@@ -236,6 +238,12 @@ pub fn due(ctx: &Ctx<'_>, p: &mut Problem, now_ms: i64) -> Option<Notice> {
     }
     if ctx.in_downtime {
         // The downtime's end sets the timer again.
+        p.held |= p.number == 0;
+        p.next_ms = None;
+        return None;
+    }
+    if ctx.flapping {
+        // FLAPPINGSTOP sets the timer again.
         p.held |= p.number == 0;
         p.next_ms = None;
         return None;
@@ -337,6 +345,7 @@ pub fn on_recovery(ctx: &Ctx<'_>, p: Option<&Problem>, now_ms: i64) -> Option<No
         || !o.notification_options.has(Letters::RECOVERY)
         || ctx.in_downtime
         || ctx.unreachable.is_some()
+        || ctx.flapping
         || !ctx.check_period_open(now_ms)
     {
         return None;
@@ -383,25 +392,42 @@ pub fn downtime_notice(
     p: Option<&Problem>,
     now_ms: i64,
 ) -> Option<Notice> {
-    let o = ctx.options;
-    if !o.notifications_enabled
-        || !o.notification_options.has(Letters::DOWNTIME)
-        || !ctx.check_period_open(now_ms)
-    {
-        return None;
-    }
-    let told = p.map(|p| p.told.iter().copied()).into_iter().flatten();
-    let ids: Vec<i64> = ctx.alerts.iter().map(|(c, _)| *c).chain(told).collect();
-    let contacts = ctx.reachable(ids, Letters::DOWNTIME, now_ms);
     let edge = match kind {
         NoticeType::DowntimeStart => "start",
         NoticeType::DowntimeEnd => "end",
         _ => "cancelled",
     };
-    (!contacts.is_empty()).then(|| Notice {
-        kind,
-        number: p.map_or(0, |p| p.number),
-        contacts,
-        tag: format!("downtime-{downtime_id}-{edge}"),
-    })
+    info_notice(ctx, kind, Letters::DOWNTIME, format!("downtime-{downtime_id}-{edge}"), p, now_ms)
+}
+
+/// A FLAPPINGSTART, FLAPPINGSTOP or FLAPPINGDISABLED notice (the `seq`-th flap edge of the
+/// check, for its key): as [`downtime_notice`], for the letter `f`.
+pub fn flap_notice(
+    ctx: &Ctx<'_>,
+    kind: NoticeType,
+    seq: u64,
+    p: Option<&Problem>,
+    now_ms: i64,
+) -> Option<Notice> {
+    info_notice(ctx, kind, Letters::FLAPPING, format!("{}-{seq}", kind.as_str().to_lowercase()), p, now_ms)
+}
+
+/// A notice that is not about a problem itself: to the check's contacts and everyone told
+/// of its problem, when the check's and each contact's options take `letter`.
+fn info_notice(
+    ctx: &Ctx<'_>,
+    kind: NoticeType,
+    letter: Letters,
+    tag: String,
+    p: Option<&Problem>,
+    now_ms: i64,
+) -> Option<Notice> {
+    let o = ctx.options;
+    if !o.notifications_enabled || !o.notification_options.has(letter) || !ctx.check_period_open(now_ms) {
+        return None;
+    }
+    let told = p.map(|p| p.told.iter().copied()).into_iter().flatten();
+    let ids: Vec<i64> = ctx.alerts.iter().map(|(c, _)| *c).chain(told).collect();
+    let contacts = ctx.reachable(ids, letter, now_ms);
+    (!contacts.is_empty()).then(|| Notice { kind, number: p.map_or(0, |p| p.number), contacts, tag })
 }

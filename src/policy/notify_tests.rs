@@ -87,6 +87,7 @@ impl World {
             periods: &self.periods,
             in_downtime: self.in_downtime,
             unreachable: None,
+            flapping: false,
         };
         f(&ctx)
     }

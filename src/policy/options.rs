@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::flap::{FlapStates, Thresholds};
+
 /// The longest duration an option may name: a year (no notification waits longer, and no
 /// time computed from it overflows).
 pub const MAX_SECS: u64 = 366 * 86_400;
@@ -75,7 +77,7 @@ impl Letters {
 }
 
 /// `checks.options`, parsed. `Default` is gobearmon's behaviour.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CheckOptions {
     /// Seconds between notifications of one problem; 0: once (the default).
     pub notification_interval: u64,
@@ -86,6 +88,23 @@ pub struct CheckOptions {
     pub check_period: Option<Arc<str>>,
     pub notification_options: Letters,
     pub notifications_enabled: bool,
+    /// Flap detection (off by default: gobearmon has none).
+    pub flap_detection_enabled: bool,
+    /// `low_flap_threshold`, `high_flap_threshold` (percent); `None`: `[policy]`'s.
+    pub flap_low: Option<f64>,
+    pub flap_high: Option<f64>,
+    /// `flap_detection_options`: the result states that take part.
+    pub flap_states: FlapStates,
+    /// `is_volatile`: every failing result while in a problem is notified.
+    pub is_volatile: bool,
+}
+
+impl CheckOptions {
+    /// The flap thresholds: the check's own over `defaults`.
+    pub fn thresholds(&self, defaults: Thresholds) -> Thresholds {
+        Thresholds::new(self.flap_low.unwrap_or(defaults.low), self.flap_high.unwrap_or(defaults.high))
+            .unwrap_or(defaults)
+    }
 }
 
 impl Default for CheckOptions {
@@ -97,6 +116,11 @@ impl Default for CheckOptions {
             check_period: None,
             notification_options: Letters::DEFAULT_CHECK,
             notifications_enabled: true,
+            flap_detection_enabled: false,
+            flap_low: None,
+            flap_high: None,
+            flap_states: FlapStates::ALL,
+            is_volatile: false,
         }
     }
 }
@@ -106,11 +130,6 @@ impl Default for CheckOptions {
 /// warning, without effect yet.
 const LATER_KEYS: &[&str] = &[
     "retry_interval",
-    "is_volatile",
-    "flap_detection_enabled",
-    "low_flap_threshold",
-    "high_flap_threshold",
-    "flap_detection_options",
     "event_handler",
     "event_handler_enabled",
     "stalking_options",
@@ -197,11 +216,33 @@ pub fn check_options(text: Option<&str>) -> Result<Parsed<CheckOptions>, OptionE
             "check_period" => o.check_period = name(&k, &v)?,
             "notification_options" => o.notification_options = letters(&k, &v)?,
             "notifications_enabled" => o.notifications_enabled = flag(&k, &v)?,
+            "flap_detection_enabled" => o.flap_detection_enabled = flag(&k, &v)?,
+            "is_volatile" => o.is_volatile = flag(&k, &v)?,
+            "low_flap_threshold" => o.flap_low = Some(percent(&k, &v)?),
+            "high_flap_threshold" => o.flap_high = Some(percent(&k, &v)?),
+            "flap_detection_options" => {
+                let text = v
+                    .as_str()
+                    .ok_or_else(|| bad(&k, format!("{v} is not a list of letters such as \"o,c\"")))?;
+                o.flap_states = FlapStates::parse(text).map_err(|r| bad(&k, r))?;
+            }
             later if LATER_KEYS.contains(&later) => {}
             other => warnings.push(format!("options.{other}: unknown option, ignored")),
         }
     }
+    if let (Some(low), Some(high)) = (o.flap_low, o.flap_high)
+        && low > high
+    {
+        return Err(bad("low_flap_threshold", format!("{low} is above high_flap_threshold {high}")));
+    }
     Ok(Parsed { options: o, warnings })
+}
+
+fn percent(key: &str, v: &Value) -> Result<f64, OptionError> {
+    match v.as_f64() {
+        Some(p) if (0.0..=100.0).contains(&p) => Ok(p),
+        _ => Err(bad(key, format!("{v} is not a percent from 0 to 100"))),
+    }
 }
 
 /// `contacts.options`, parsed. `Default`: told at any time, of everything.
@@ -276,6 +317,19 @@ mod tests {
         assert_eq!(e.field, "options");
         let e = check_options(Some("{nope")).unwrap_err();
         assert!(e.reason.starts_with("is not JSON"), "{e}");
+        let p = check_options(Some(
+            r#"{"flap_detection_enabled": true, "low_flap_threshold": 10, "high_flap_threshold": 40.5, "flap_detection_options": "o,c", "is_volatile": 1}"#,
+        ))
+        .unwrap()
+        .options;
+        assert!(p.flap_detection_enabled && p.is_volatile);
+        assert_eq!(p.thresholds(Thresholds::default()), Thresholds::new(10.0, 40.5).unwrap());
+        let e = check_options(Some(r#"{"low_flap_threshold": 50, "high_flap_threshold": 40}"#)).unwrap_err();
+        assert_eq!(e.field, "options.low_flap_threshold");
+        let e = check_options(Some(r#"{"high_flap_threshold": 101}"#)).unwrap_err();
+        assert_eq!(e.field, "options.high_flap_threshold");
+        let e = check_options(Some(r#"{"flap_detection_options": "o,z"}"#)).unwrap_err();
+        assert_eq!(e.field, "options.flap_detection_options");
         let e = contact_options(Some(r#"{"notification_period": 7}"#)).unwrap_err();
         assert_eq!(e.field, "options.notification_period");
     }

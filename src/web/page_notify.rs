@@ -13,7 +13,8 @@ pub const STYLE: &str = r"
 .notify{margin:16px 0}.notify p{margin:4px 0}.sent td,.dts td{font-variant-numeric:tabular-nums}.sent .failed{color:var(--bad)}
 ";
 
-/// The badges after a check's state on the list: in downtime, acknowledged, soft N/M.
+/// The badges after a check's state on the list: in downtime, acknowledged, soft N/M,
+/// unreachable, flapping.
 pub fn badges(c: &CheckStatus) -> String {
     let mut out = String::new();
     if c.in_downtime {
@@ -39,6 +40,17 @@ pub fn badges(c: &CheckStatus) -> String {
             " <span class=\"badge soft\" title=\"soft state: contrary round {a} of {m} before it flips\">soft {a}/{m}</span>",
             a = c.attempt,
             m = c.max_attempts
+        ));
+    }
+    if let Some(parent) = c.unreachable {
+        out.push_str(&format!(
+            " <span class=\"badge unreachable\" title=\"its parent, check {parent}, has failed: it pages nobody\">unreachable</span>"
+        ));
+    }
+    if c.flapping {
+        let pct = c.percent_state_change.unwrap_or(0.0);
+        out.push_str(&format!(
+            " <span class=\"badge flap\" title=\"percent state change {pct:.1} %: problem and recovery notifications are held\">flapping {pct:.1} %</span>"
         ));
     }
     out

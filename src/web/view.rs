@@ -57,6 +57,11 @@ pub struct CheckStatus {
     /// The last results, oldest first, when asked for (`?recent=N`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recent: Option<Vec<SampleView>>,
+    /// Nagios's state: `ok`, `warning`, `critical`, `unknown` (the last result could not be
+    /// had: not a vote, `status` stays as it was) or `invalid`; `unreachable` when a parent's
+    /// failure holds it (see `unreachable`).
+    #[serde(default)]
+    pub state: String,
     /// `soft` while contrary rounds are being confirmed, else `hard`.
     #[serde(default)]
     pub state_type: String,
@@ -74,6 +79,12 @@ pub struct CheckStatus {
     /// dependency): it pages nobody while that lasts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unreachable: Option<i64>,
+    /// Whether flap detection finds the check flapping (PROBLEM and RECOVERY held).
+    #[serde(default)]
+    pub flapping: bool,
+    /// The weighted percent state change of its last 21 results, with flap detection on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percent_state_change: Option<f64>,
     /// The open problem's notifications, when the check is in one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notification: Option<NotificationView>,

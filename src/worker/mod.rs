@@ -249,6 +249,7 @@ fn on_view(shared: &Arc<Shared>, ctrl: Option<Arc<Controller>>, view: &ClusterVi
                 notifier: shared.notifier.clone(),
                 viewserver: shared.cfg.viewserver.clone(),
                 policy_tz: shared.cfg.policy_tz.clone(),
+                flap_thresholds: shared.cfg.flap_thresholds,
             };
             let started = Controller::start(setup, db, &shared.stop).await;
             match started {

@@ -13,7 +13,7 @@ use super::assign::Assignment;
 use super::history::{HourAcc, Sample};
 use super::table::Table;
 
-use crate::check::Redacted;
+use crate::check::{Redacted, Verdict};
 use crate::decide::{Action, Report};
 use crate::node::proto::{AskMsg, ResultMsg};
 use crate::store::{CheckDef, Delta, Flip, NoticeCommit, Rollup};
@@ -239,6 +239,7 @@ impl Inner {
         {
             return;
         }
+        let mut scheduled = false;
         let round = match (r.round, r.term) {
             (Some(round), t) if t == term => {
                 if round == st.wait_round {
@@ -249,6 +250,7 @@ impl Inner {
             // A confirmation asked by an earlier controller: its rounds are not ours.
             (Some(_), _) => return,
             (None, _) => {
+                scheduled = true;
                 st.last_run_ms = Some(r.started_ms);
                 // Rounds are one interval apart: a second scheduled result soon after the
                 // last round began (a check moved between workers) joins that round.
@@ -266,7 +268,14 @@ impl Inner {
         let before = st.decider.streak();
         let report = Report { worker, round, verdict: r.verdict, at: now.ms as u64 };
         let actions = st.decider.on_report(&report, live_refs, conf, st.def.delay);
+        let volatile = scheduled && r.verdict == Verdict::Offline && st.def.options.is_volatile;
+        if scheduled {
+            self.record_flap(r.check_id, r.verdict, now, out);
+        }
         self.apply(r.check_id, before, actions, now, out);
+        if volatile {
+            self.volatile_result(r.check_id, now);
+        }
     }
 
     fn apply(&mut self, id: i64, streak_before: u32, actions: Vec<Action>, now: Now, out: &mut Effects) {
@@ -403,6 +412,9 @@ impl Inner {
                         if st.def.data != def.data {
                             st.redacted = Redacted::new(&def.data);
                         }
+                        if st.def.options.flap_detection_enabled && !def.options.flap_detection_enabled {
+                            self.policy.flap_off.push(id);
+                        }
                         st.def = def;
                     }
                     None => {
@@ -435,6 +447,7 @@ impl Inner {
     }
 }
 mod check;
+mod flapping;
 mod notify;
 #[cfg(test)]
 mod notify_tests;

@@ -30,6 +30,8 @@ pub struct Book {
     pub acks: HashMap<i64, Ack>,
     /// `dependencies`, by dependent check.
     pub graph: Graph,
+    /// Checks flapping now (kept by the controller's flap detection, `state/flapping.rs`).
+    pub flapping: BTreeSet<i64>,
     /// Problems of the policy tables (bad timeperiods, escalations, downtimes, acks).
     pub problems: Vec<RowProblem>,
     /// Problems of `contacts.options`, by contact.
@@ -130,7 +132,7 @@ impl Book {
     }
 
     /// Runs `f` with the rules' view of check `def`.
-    fn with<T>(&self, def: &CheckDef, f: impl FnOnce(&Ctx<'_>) -> T) -> T {
+    pub(super) fn with<T>(&self, def: &CheckDef, f: impl FnOnce(&Ctx<'_>) -> T) -> T {
         self.with_parent(def, None, f)
     }
 
@@ -147,6 +149,7 @@ impl Book {
             periods: &self.periods,
             in_downtime: self.downtimes.in_downtime(def.id),
             unreachable,
+            flapping: self.flapping.contains(&def.id),
         };
         f(&ctx)
     }
@@ -192,6 +195,14 @@ pub struct Policy {
     acks_pending: bool,
     /// Checks outside their `check_period`: not assigned, so not run.
     pub outside: BTreeSet<i64>,
+    /// Flap histories of the checks with flap detection on.
+    pub flaps: HashMap<i64, crate::policy::flap::Flap>,
+    /// `[policy]`'s flap thresholds.
+    pub flap_defaults: crate::policy::flap::Thresholds,
+    /// Flap edges notified so far in this term (numbers each one's key).
+    pub flap_edges: u64,
+    /// Checks whose flap detection was just turned off (looked at by the next tick).
+    pub flap_off: Vec<i64>,
     /// When the check periods were last looked at (unix ms).
     periods_seen_ms: i64,
 }
@@ -200,7 +211,7 @@ pub struct Policy {
 const CHECK_PERIOD_EVERY_MS: i64 = 1000;
 
 impl Policy {
-    fn set_timer(&mut self, check: i64, old: Option<i64>, new: Option<i64>) {
+    pub(super) fn set_timer(&mut self, check: i64, old: Option<i64>, new: Option<i64>) {
         if let Some(t) = old {
             self.timers.remove(&(t, check));
         }
@@ -277,6 +288,8 @@ impl Policy {
     /// A check was removed: its problem and timer go.
     pub fn forget(&mut self, check: i64) {
         self.outside.remove(&check);
+        self.flaps.remove(&check);
+        self.book.flapping.remove(&check);
         if let Some(p) = self.problems.remove(&check) {
             self.set_timer(check, p.next_ms, None);
         }
@@ -325,6 +338,9 @@ impl Inner {
 
     /// Downtime edges, acknowledgements and the notification timers due at `now`.
     pub fn tick_policy(&mut self, now: Now, out: &mut Effects) {
+        if !self.policy.flap_off.is_empty() {
+            self.flap_detection_turned_off(now, out);
+        }
         let pol = &mut self.policy;
         let problems = &pol.problems;
         let edges = pol.book.downtimes.tick(now.ms, |c| problems.get(&c).map(|p| p.started_ms));
@@ -414,7 +430,7 @@ impl Inner {
     }
 }
 
-fn notice_commit(st: &CheckState, notice: Notice) -> NoticeCommit {
+pub(super) fn notice_commit(st: &CheckState, notice: Notice) -> NoticeCommit {
     NoticeCommit {
         check_id: st.def.id,
         status: st.decider.status(),
