@@ -1,6 +1,7 @@
-//! The read-only JSON API. The controller answers from memory (and the database for events
-//! and rollups); every other node forwards the same request to the controller, so any node's
-//! address serves it. Errors are JSON: `{"error": "..."}`.
+//! The JSON API. The controller answers from memory (and the database for events, rollups
+//! and notifications); every other node forwards the same request to the controller, so any
+//! node's address serves it. Errors are JSON: `{"error": "..."}`. The write routes
+//! (downtimes, acknowledgements: [`super::write`]) need a token of scope `write`.
 //!
 //! - `GET /api/checks?status=&q=&page=&per_page=&recent=`: a page of checks and the counts
 //! - `GET /api/checks/{id}`: one check, its redacted definition, alerts, recent results
@@ -9,6 +10,7 @@
 //! - `GET /api/events?limit=&before=`: flips, newest first
 //! - `GET /api/cluster`: served by each node from its own view (not here)
 //! - `GET /api/openapi.json`: this API described
+//! - `POST /api/downtimes`, `DELETE /api/downtimes/{id}`, `POST /api/checks/{id}/ack`
 
 use std::time::Duration;
 
