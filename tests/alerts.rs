@@ -9,7 +9,7 @@ use std::time::Duration;
 use bearmon::db::{Backend, Db};
 use common::cluster::{Cluster, get_json, wait_for};
 use common::receivers::{Mode, Receiver, SmtpSink, TwilioStandIn};
-use common::{exec, fresh_db};
+use common::{exec, fresh_db, last_id};
 use sqlx::Row;
 
 const SECRETS: [&str; 3] = ["pw-url-s3cret", "pw-json-s3cret", "tok-s3cret"];
@@ -32,11 +32,6 @@ async fn add_secret_check(db: &Db, target: &Receiver) -> i64 {
     );
     exec(db, &format!("INSERT INTO checks (name, type, data, check_interval, delay) VALUES ('api', 'http', '{data}', 2, 1)")).await;
     last_id(db, "checks").await
-}
-
-async fn last_id(db: &Db, table: &str) -> i64 {
-    let sql = db.sql(&format!("SELECT {} FROM {table} ORDER BY id DESC LIMIT 1", db.int("id")));
-    sqlx::query(sql).fetch_one(db.pool()).await.unwrap().try_get(0).unwrap()
 }
 
 async fn add_contact(db: &Db, check: i64, kind: &str, data: &str) -> i64 {

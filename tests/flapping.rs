@@ -6,18 +6,12 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use bearmon::db::{Backend, Db};
+use bearmon::db::Backend;
 use common::cluster::{Cluster, wait_for};
 use common::receivers::{Mode, Receiver};
-use common::{exec, fresh_db};
-use sqlx::Row;
+use common::{exec, fresh_db, last_id};
 
 const FAST: &str = "[alerts]\nretry_first_secs = 0.5\nretry_max_secs = 2\n";
-
-async fn last_id(db: &Db, table: &str) -> i64 {
-    let sql = db.sql(&format!("SELECT {} FROM {table} ORDER BY id DESC LIMIT 1", db.int("id")));
-    sqlx::query(sql).fetch_one(db.pool()).await.unwrap().try_get(0).unwrap()
-}
 
 fn types(hooks: &Receiver) -> Vec<String> {
     hooks

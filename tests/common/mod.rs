@@ -91,6 +91,13 @@ pub async fn exec(db: &Db, sql: &str) {
         .unwrap_or_else(|e| panic!("{:?}: {sql}: {e}", db.backend()));
 }
 
+/// The id of the row last inserted into `table`.
+pub async fn last_id(db: &Db, table: &str) -> i64 {
+    use sqlx::Row;
+    let sql = db.sql(&format!("SELECT {} FROM {table} ORDER BY id DESC LIMIT 1", db.int("id")));
+    sqlx::query(sql).fetch_one(db.pool()).await.unwrap().try_get(0).unwrap()
+}
+
 /// A self-signed certificate for `localhost` and 127.0.0.1 valid for `days` more days.
 pub fn cert(days: i64) -> (CertificateDer<'static>, PrivateKeyDer<'static>) {
     let mut params = CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
