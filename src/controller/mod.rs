@@ -132,8 +132,17 @@ impl Controller {
         db: crate::db::Db,
         parent: &CancellationToken,
     ) -> Result<Arc<Controller>, ControllerError> {
-        let Setup { name, confirmations, timing, client, metrics, notifier, viewserver, policy_tz, flap_thresholds } =
-            setup;
+        let Setup {
+            name,
+            confirmations,
+            timing,
+            client,
+            metrics,
+            notifier,
+            viewserver,
+            policy_tz,
+            flap_thresholds,
+        } = setup;
         let fence = Fence::claim(&db, &name).await?;
         // Loaded after the claim: every write of an earlier term is committed (or refused) by
         // now, so nothing it flipped is flipped again.

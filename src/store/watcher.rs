@@ -37,7 +37,8 @@ pub enum Delta {
 }
 
 /// The tables whose changes are a [`Delta::Policy`].
-const POLICY_TABLES: [&str; 5] = ["timeperiods", "escalations", "downtimes", "acknowledgements", "dependencies"];
+const POLICY_TABLES: [&str; 5] =
+    ["timeperiods", "escalations", "downtimes", "acknowledgements", "dependencies"];
 
 /// The loaded tables plus the position in the change log.
 pub struct Watcher {

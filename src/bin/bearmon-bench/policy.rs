@@ -124,7 +124,7 @@ async fn ids(db: &Db, table: &str, filter: &str) -> Vec<i64> {
 /// One escalation row `j` of `m`, as SQL values.
 fn escalation(j: usize, checks: &[i64], contacts: &[i64], periods: usize) -> String {
     // One in 1,000 is for every check; the rest are spread over the checks by a prime stride.
-    let check = if j % 1000 == 0 {
+    let check = if j.is_multiple_of(1000) {
         "NULL".to_string()
     } else {
         checks[(j.wrapping_mul(7919)) % checks.len()].to_string()
@@ -132,9 +132,9 @@ fn escalation(j: usize, checks: &[i64], contacts: &[i64], periods: usize) -> Str
     let contact = contacts[j % contacts.len()];
     // Two in three by notification number (2-4, then 5-0 ...), one in three by time.
     let (first, last, first_t, last_t) = match j % 3 {
-        0 => (1 + j % 4, if j % 2 == 0 { 0 } else { 4 + j % 4 }, 0, 0),
+        0 => (1 + j % 4, if j.is_multiple_of(2) { 0 } else { 4 + j % 4 }, 0, 0),
         1 => (2 + j % 3, 0, 0, 0),
-        _ => (0, 0, 600 * (1 + j % 6), if j % 2 == 0 { 0 } else { 3600 * (2 + j % 3) }),
+        _ => (0, 0, 600 * (1 + j % 6), if j.is_multiple_of(2) { 0 } else { 3600 * (2 + j % 3) }),
     };
     let interval = match j % 5 {
         0 | 1 => "NULL".to_string(),
@@ -142,7 +142,8 @@ fn escalation(j: usize, checks: &[i64], contacts: &[i64], periods: usize) -> Str
         3 => "600".to_string(),
         _ => if j % 10 == 4 { "0" } else { "1800" }.to_string(),
     };
-    let period = if j % 4 == 0 && periods > 0 { lit(&period_name(j % periods)) } else { "NULL".to_string() };
+    let period =
+        if j.is_multiple_of(4) && periods > 0 { lit(&period_name(j % periods)) } else { "NULL".to_string() };
     let options = match j % 6 {
         0 | 1 => "NULL",
         2 | 3 => "'c,r'",
