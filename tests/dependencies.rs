@@ -90,3 +90,8 @@ async fn one_dead_router_gives_one_page_on_postgres() {
 async fn one_dead_router_gives_one_page_on_mariadb() {
     one_dead_router_gives_one_page(Backend::MySql).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_dead_router_gives_one_page_on_sqlite() {
+    one_dead_router_gives_one_page(Backend::Sqlite).await;
+}

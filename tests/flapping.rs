@@ -81,3 +81,8 @@ async fn a_flapping_target_on_postgres() {
 async fn a_flapping_target_on_mariadb() {
     a_flapping_target_gives_flappingstart_and_no_storm(Backend::MySql).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flapping_target_on_sqlite() {
+    a_flapping_target_gives_flappingstart_and_no_storm(Backend::Sqlite).await;
+}

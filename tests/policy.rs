@@ -139,7 +139,8 @@ async fn downtime_and_periods(backend: Backend) {
     // A fixed downtime for the next 8 seconds, by SQL.
     let end = match backend {
         Backend::Postgres => "CURRENT_TIMESTAMP + INTERVAL '8 seconds'",
-        _ => "CURRENT_TIMESTAMP + INTERVAL 8 SECOND",
+        Backend::MySql => "CURRENT_TIMESTAMP + INTERVAL 8 SECOND",
+        Backend::Sqlite => "datetime('now', '+8 seconds')",
     };
     exec(&db, &format!("INSERT INTO downtimes (check_id, start_time, end_time, author) VALUES ({check}, CURRENT_TIMESTAMP, {end}, 'ops')")).await;
     let in_dt = wait_for(Duration::from_secs(10), || async {
@@ -217,4 +218,14 @@ async fn renotification_survives_a_failover_on_postgres() {
 #[tokio::test(flavor = "multi_thread")]
 async fn renotification_survives_a_failover_on_mariadb() {
     renotification_survives_a_failover(Backend::MySql).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn renotification_escalation_and_ack_on_sqlite() {
+    renotify_escalate_and_ack(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn downtime_and_periods_on_sqlite() {
+    downtime_and_periods(Backend::Sqlite).await;
 }
