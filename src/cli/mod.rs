@@ -117,8 +117,8 @@ pub enum Command {
         /// How many transitions to list (searched up to 400 days ahead).
         #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(0..=1000))]
         count: u16,
-        /// The IANA time zone the definitions are read in (e.g. Europe/Paris). Default UTC,
-        /// the zone the controller uses.
+        /// The IANA time zone the definitions are read in (e.g. Europe/Paris). Default UTC;
+        /// use the workers' `[policy] timezone` to see what the controller sees.
         #[arg(long)]
         timezone: Option<String>,
     },

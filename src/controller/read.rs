@@ -172,6 +172,23 @@ impl ReadModel for Controller {
         })
     }
 
+    fn row_problems(&self) -> Vec<crate::web::view::RowProblemView> {
+        let inner = self.lock();
+        let checks = inner.checks.iter().map(|(_, s)| s.def.as_ref());
+        inner
+            .policy
+            .book
+            .all_problems(checks)
+            .into_iter()
+            .map(|p| crate::web::view::RowProblemView {
+                table: p.table.to_string(),
+                id: p.id,
+                field: p.field,
+                reason: p.reason,
+            })
+            .collect()
+    }
+
     fn database(&self) -> &crate::db::Db {
         self.fence.db()
     }

@@ -400,8 +400,8 @@ pub fn downtime_notice(
     info_notice(ctx, kind, Letters::DOWNTIME, format!("downtime-{downtime_id}-{edge}"), p, now_ms)
 }
 
-/// A FLAPPINGSTART, FLAPPINGSTOP or FLAPPINGDISABLED notice (the `seq`-th flap edge of the
-/// check, for its key): as [`downtime_notice`], for the letter `f`.
+/// A FLAPPINGSTART, FLAPPINGSTOP or FLAPPINGDISABLED notice (`seq`: what makes the edge's
+/// key unique, its time): as [`downtime_notice`], for the letter `f`.
 pub fn flap_notice(
     ctx: &Ctx<'_>,
     kind: NoticeType,

@@ -8,6 +8,7 @@
 //! - `GET /api/checks/{id}/history`: recent results and hourly rollups (last day by default)
 //! - `GET /api/checks/{id}/notifications?limit=`: its last notifications, newest first
 //! - `GET /api/events?limit=&before=`: flips, newest first
+//! - `GET /api/problems`: bad rows of the policy tables and `options` columns
 //! - `GET /api/cluster`: served by each node from its own view (not here)
 //! - `GET /api/openapi.json`: this API described
 //! - `POST /api/downtimes`, `DELETE /api/downtimes/{id}`, `POST /api/checks/{id}/ack`
@@ -21,7 +22,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::ReadModel;
-use super::view::{CheckFilter, Events, FailingContacts, History, Notifications, Shown};
+use super::view::{CheckFilter, Events, FailingContacts, History, Notifications, RowProblems, Shown};
 use crate::node::{NodeClient, json_error};
 use crate::util::now_ms;
 
@@ -142,6 +143,7 @@ pub async fn answer<R: ReadModel>(r: &R, method: &Method, uri: &Uri, body: &[u8]
                 Err(e) => json_error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
             }
         }
+        ["problems"] => Json(RowProblems { problems: r.row_problems() }).into_response(),
         ["contacts", "failing"] => match r.failing_contacts().await {
             Ok(contacts) => Json(FailingContacts { contacts }).into_response(),
             Err(e) => json_error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
@@ -188,7 +190,8 @@ where
         .route("/api/checks/{id}/history", get(forward.clone()))
         .route("/api/checks/{id}/notifications", get(forward.clone()))
         .route("/api/events", get(forward.clone()))
-        .route("/api/contacts/failing", get(forward))
+        .route("/api/contacts/failing", get(forward.clone()))
+        .route("/api/problems", get(forward))
         .route("/api/openapi.json", get(openapi))
 }
 

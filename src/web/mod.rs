@@ -48,6 +48,8 @@ pub trait ReadModel: Send + Sync {
     ) -> impl Future<Output = Result<Vec<SentView>, WebError>> + Send;
     /// Contacts whose notifications fail now.
     fn failing_contacts(&self) -> impl Future<Output = Result<Vec<FailingContactView>, WebError>> + Send;
+    /// The bad rows of the policy tables and `options` columns (they page nobody).
+    fn row_problems(&self) -> Vec<view::RowProblemView>;
     /// The database the write routes insert into (the controller's).
     fn database(&self) -> &crate::db::Db;
 }

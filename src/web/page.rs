@@ -262,7 +262,7 @@ pub fn index(
     shell(
         "bearmon",
         &header(&page.counts),
-        &format!("{}{}{form}{table}{nav}", cluster_panel(cluster), failing_panel(failing)),
+        &format!("{}{}<!--problems-->{form}{table}{nav}", cluster_panel(cluster), failing_panel(failing)),
     )
 }
 

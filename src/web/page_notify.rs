@@ -13,6 +13,19 @@ pub const STYLE: &str = r"
 .notify{margin:16px 0}.notify p{margin:4px 0}.sent td,.dts td{font-variant-numeric:tabular-nums}.sent .failed{color:var(--bad)}
 ";
 
+/// The bad rows of the policy tables and `options` columns, above the list: they page
+/// nobody, so an operator must see them.
+pub fn problems_panel(problems: &[crate::web::view::RowProblemView]) -> String {
+    if problems.is_empty() {
+        return String::new();
+    }
+    let items: String = problems
+        .iter()
+        .map(|p| format!("<li>{} row {}: {}: {}</li>", esc(&p.table), p.id, esc(&p.field), esc(&p.reason)))
+        .collect();
+    format!("<section class=\"problems degraded\" id=\"problems\">Rows that page nobody:<ul>{items}</ul></section>")
+}
+
 /// The badges after a check's state on the list: in downtime, acknowledged, soft N/M,
 /// unreachable, flapping.
 pub fn badges(c: &CheckStatus) -> String {

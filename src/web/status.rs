@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::page;
-use super::view::{CheckDetail, ChecksPage, FailingContacts, History, Notifications, Shown};
+use super::view::{CheckDetail, ChecksPage, FailingContacts, History, Notifications, RowProblems, Shown};
 use crate::node::NodeClient;
 use crate::node::proto::ClusterView;
 
@@ -65,14 +65,20 @@ pub async fn index(
     if !status.is_empty() {
         path.push_str(&format!("&status={status}"));
     }
-    let (checks, failing) = tokio::join!(
+    let (checks, failing, problems) = tokio::join!(
         from_controller::<ChecksPage>(client, cluster, &path, auth),
         from_controller::<FailingContacts>(client, cluster, "/api/contacts/failing", auth),
+        from_controller::<RowProblems>(client, cluster, "/api/problems", auth),
     );
-    // The failing contacts are a warning on top: without them the page still shows.
+    // The failing contacts and bad rows are warnings on top: without them the page still shows.
     let failing = failing.unwrap_or_default();
+    let problems = problems.unwrap_or_default();
     match checks {
-        Ok(p) => html(StatusCode::OK, page::index(cluster, &p, &failing.contacts, &q.q, &status)),
+        Ok(p) => html(
+            StatusCode::OK,
+            page::index(cluster, &p, &failing.contacts, &q.q, &status)
+                .replacen("<!--problems-->", &crate::web::page_notify::problems_panel(&problems.problems), 1),
+        ),
         Err(why) => html(StatusCode::SERVICE_UNAVAILABLE, page::unavailable(cluster, &why)),
     }
 }

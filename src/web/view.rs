@@ -58,8 +58,8 @@ pub struct CheckStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recent: Option<Vec<SampleView>>,
     /// Nagios's state: `ok`, `warning`, `critical`, `unknown` (the last result could not be
-    /// had: not a vote, `status` stays as it was) or `invalid`; `unreachable` when a parent's
-    /// failure holds it (see `unreachable`).
+    /// had: not a vote, `status` stays as it was) or `invalid`. A check held by a failed
+    /// parent says so in `unreachable`.
     #[serde(default)]
     pub state: String,
     /// `soft` while contrary rounds are being confirmed, else `hard`.
@@ -290,4 +290,19 @@ pub struct FailingContactView {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FailingContacts {
     pub contacts: Vec<FailingContactView>,
+}
+
+/// A bad row of the policy tables or an `options` column, as `GET /api/problems` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowProblemView {
+    pub table: String,
+    pub id: i64,
+    pub field: String,
+    pub reason: String,
+}
+
+/// The body of `GET /api/problems`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowProblems {
+    pub problems: Vec<RowProblemView>,
 }

@@ -57,8 +57,8 @@ impl Inner {
                 NoticeType::FlappingStop
             }
         };
-        pol.flap_edges += 1;
-        let seq = pol.flap_edges;
+        // The edge's time keys it: unique across controllers, where a counter is not.
+        let seq = now.ms as u64;
         let p = pol.problems.get(&id);
         if let Some(n) = pol.book.with(&st.def, |c| notify::flap_notice(c, kind, seq, p, now.ms)) {
             out.commits.push(Commit::Notice(notice_commit(st, n)));
@@ -100,8 +100,8 @@ impl Inner {
         }
         pol.book.flapping.remove(&id);
         tracing::info!(check = id, "flap detection turned off while the check was flapping");
-        pol.flap_edges += 1;
-        let seq = pol.flap_edges;
+        // The edge's time keys it: unique across controllers, where a counter is not.
+        let seq = now.ms as u64;
         if let Some(p) = pol.problems.get_mut(&id)
             && p.acked_by.is_none()
         {

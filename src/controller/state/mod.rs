@@ -280,8 +280,11 @@ impl Inner {
 
     fn apply(&mut self, id: i64, streak_before: u32, actions: Vec<Action>, now: Now, out: &mut Effects) {
         let flips = actions.iter().any(|a| matches!(a, Action::Flip { .. }));
+        // A problem that begins waits for parents that have not reported since; a recovery
+        // asks about the parents' states since the problem began.
+        let since = self.policy.problems.get(&id).map_or(now.ms, |p| p.started_ms);
         let parent = if flips {
-            notify::unreachable(&self.policy.book, &self.checks, id, now.ms, now.ms)
+            notify::unreachable(&self.policy.book, &self.checks, id, since, now.ms)
         } else {
             None
         };

@@ -70,7 +70,22 @@ impl Book {
             }
         }
         self.downtimes.set_rows(rows.downtimes);
-        let (graph, cycles) = Graph::build(rows.dependencies);
+        let (known, missing): (Vec<_>, Vec<_>) = rows
+            .dependencies
+            .into_iter()
+            .partition(|d| d.period.as_deref().is_none_or(|p| self.periods.contains(p)));
+        for d in missing {
+            self.problems.push(RowProblem::new(
+                "dependencies",
+                d.id,
+                "dependency_period",
+                format!(
+                    "names the timeperiod {:?}, which does not exist; the dependency is not used",
+                    d.period.as_deref().unwrap_or_default()
+                ),
+            ));
+        }
+        let (graph, cycles) = Graph::build(known);
         for (id, reason) in cycles {
             tracing::warn!(dependency = id, "bad dependency: {reason}");
             self.problems.push(RowProblem::new("dependencies", id, "parent_id", reason));
@@ -199,8 +214,6 @@ pub struct Policy {
     pub flaps: HashMap<i64, crate::policy::flap::Flap>,
     /// `[policy]`'s flap thresholds.
     pub flap_defaults: crate::policy::flap::Thresholds,
-    /// Flap edges notified so far in this term (numbers each one's key).
-    pub flap_edges: u64,
     /// Checks whose flap detection was just turned off (looked at by the next tick).
     pub flap_off: Vec<i64>,
     /// When the check periods were last looked at (unix ms).
@@ -449,8 +462,12 @@ fn dep_state(st: &CheckState) -> DepState {
     if st.def.spec.is_err() {
         return DepState::Unknown;
     }
-    let failing = st.last.as_ref().is_some_and(|l| l.verdict == crate::check::Verdict::Offline);
-    if st.decider.status() == Status::Offline || failing { DepState::Critical } else { DepState::Ok }
+    let last = st.last.as_ref().map(|l| l.verdict);
+    match (st.decider.status(), last) {
+        (Status::Offline, _) | (_, Some(crate::check::Verdict::Offline)) => DepState::Critical,
+        (_, Some(crate::check::Verdict::Error)) => DepState::Unknown,
+        _ => DepState::Ok,
+    }
 }
 
 /// The parent that fails one of `check`'s dependencies of `kind` now, if any.

@@ -16,16 +16,20 @@ use crate::util::Now;
 
 /// Check 1 (tcp, every 60 s, delay 0, contact 9 on `both`) with `options`.
 fn def(options: &str) -> Arc<CheckDef> {
+    def_id(1, options)
+}
+
+fn def_id(id: i64, options: &str) -> Arc<CheckDef> {
     let data = r#"{"address":"127.0.0.1:9","timeout":3}"#;
     Arc::new(CheckDef {
-        id: 1,
+        id,
         name: "db".into(),
         kind: "tcp".into(),
         data: data.into(),
         interval: Duration::from_secs(60),
         delay: 0,
         status: crate::decide::Status::Online,
-        spec: CheckSpec::parse(1, "tcp", data).map(|p| p.spec),
+        spec: CheckSpec::parse(id, "tcp", data).map(|p| p.spec),
         alerts: vec![AlertLink { alert_id: 5, contact_id: 9, when: AlertWhen::Both }],
         options: Arc::new(crate::policy::options::check_options(Some(options)).unwrap().options),
         problems: vec![],
@@ -49,8 +53,12 @@ fn inner(t0: Now, options: &str, rows: PolicyRows) -> Inner {
 }
 
 fn result(v: Verdict, at: Now) -> ResultMsg {
+    result_of(1, v, at)
+}
+
+fn result_of(check_id: i64, v: Verdict, at: Now) -> ResultMsg {
     ResultMsg {
-        check_id: 1,
+        check_id,
         round: None,
         term: 0,
         verdict: v,
@@ -139,4 +147,48 @@ fn outside_its_check_period_a_check_is_not_assigned() {
     i.policy.book.load(rows, jiff::tz::TimeZone::UTC);
     i.tick_check_periods(t0.after(Duration::from_secs(1)), true);
     assert_eq!(i.assign.owner(1), Some("w1"));
+}
+
+#[test]
+fn a_child_waits_for_its_parents_next_result_and_hears_its_recovery() {
+    use crate::policy::depend::{Criteria, Dependency};
+    let t0 = Now::read();
+    let rows = PolicyRows {
+        dependencies: vec![Dependency {
+            id: 1,
+            check_id: 2,
+            parent_id: 1,
+            execution: Criteria::NONE,
+            notification: Criteria::CRITICAL,
+            inherits_parent: false,
+            period: None,
+        }],
+        ..PolicyRows::default()
+    };
+    let mut i = Inner::new(
+        3,
+        1,
+        Duration::from_secs(3),
+        [def(""), def_id(2, "")],
+        &Default::default(),
+        &Default::default(),
+        t0,
+    );
+    i.policy.book.load(rows, jiff::tz::TimeZone::UTC);
+    i.touch_member("w1", "http://w1", t0.mono);
+    let mut out = Effects::default();
+    i.on_result("w1", &result_of(1, Verdict::Online, t0), t0, &["w1"], &mut out);
+    let t1 = t0.after(Duration::from_secs(1));
+    i.on_result("w1", &result_of(2, Verdict::Offline, t1), t1, &["w1"], &mut out);
+    assert!(notices(&out).is_empty(), "the child waits for its parent's next result");
+    let t2 = t1.after(Duration::from_secs(1));
+    i.on_result("w1", &result_of(1, Verdict::Online, t2), t2, &["w1"], &mut out);
+    let mut out = Effects::default();
+    i.tick_policy(t1.after(Duration::from_secs(5)), &mut out);
+    assert_eq!(notices(&out), vec![("PROBLEM", 1)], "the parent is fine: the child pages");
+    // A round later (rounds are one interval apart, 60 s here).
+    let t3 = t1.after(Duration::from_secs(60));
+    let mut out = Effects::default();
+    i.on_result("w1", &result_of(2, Verdict::Online, t3), t3, &["w1"], &mut out);
+    assert_eq!(notices(&out), vec![("RECOVERY", 2)], "and its recovery is told");
 }
