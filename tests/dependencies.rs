@@ -79,6 +79,13 @@ async fn one_dead_router_gives_one_page(backend: Backend) {
     let recoveries = pages(&hooks).iter().filter(|(_, t)| t == "RECOVERY").count();
     assert_eq!(recoveries, 1, "children nobody heard of get no recovery: {:?}", pages(&hooks));
     assert!(c.all_logs().contains("closes a cycle of dependencies"), "the cycle is named in the log");
+    let problems = get_json(&format!("{}/api/problems", c.vs.url)).await.unwrap();
+    let named = problems["problems"].as_array().unwrap().iter().any(|p| {
+        p["table"] == "dependencies" && p["reason"].as_str().unwrap_or_default().contains("closes a cycle")
+    });
+    assert!(named, "the API lists the cycle: {problems}");
+    let page = reqwest::get(format!("{}/", c.vs.url)).await.unwrap().text().await.unwrap();
+    assert!(page.contains("Rows that page nobody") && page.contains("closes a cycle"), "the page shows it");
 }
 
 #[tokio::test(flavor = "multi_thread")]

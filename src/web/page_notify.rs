@@ -23,7 +23,9 @@ pub fn problems_panel(problems: &[crate::web::view::RowProblemView]) -> String {
         .iter()
         .map(|p| format!("<li>{} row {}: {}: {}</li>", esc(&p.table), p.id, esc(&p.field), esc(&p.reason)))
         .collect();
-    format!("<section class=\"problems degraded\" id=\"problems\">Rows that page nobody:<ul>{items}</ul></section>")
+    format!(
+        "<section class=\"problems degraded\" id=\"problems\">Rows that page nobody:<ul>{items}</ul></section>"
+    )
 }
 
 /// The badges after a check's state on the list: in downtime, acknowledged, soft N/M,

@@ -76,8 +76,11 @@ pub async fn index(
     match checks {
         Ok(p) => html(
             StatusCode::OK,
-            page::index(cluster, &p, &failing.contacts, &q.q, &status)
-                .replacen("<!--problems-->", &crate::web::page_notify::problems_panel(&problems.problems), 1),
+            page::index(cluster, &p, &failing.contacts, &q.q, &status).replacen(
+                "<!--problems-->",
+                &crate::web::page_notify::problems_panel(&problems.problems),
+                1,
+            ),
         ),
         Err(why) => html(StatusCode::SERVICE_UNAVAILABLE, page::unavailable(cluster, &why)),
     }
