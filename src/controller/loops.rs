@@ -195,6 +195,11 @@ impl Controller {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "pruning rollups failed"),
         }
+        match crate::store::stalking::prune(self.fence.db(), OUTBOX_DAYS).await {
+            Ok(n) if n > 0 => tracing::info!(rows = n, days = OUTBOX_DAYS, "pruned old stalking events"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "pruning stalking events failed"),
+        }
         match outbox::prune(self.fence.db(), OUTBOX_DAYS).await {
             Ok(n) if n > 0 => tracing::info!(rows = n, days = OUTBOX_DAYS, "pruned delivered notifications"),
             Ok(_) => {}
@@ -270,6 +275,7 @@ impl Controller {
                     self.outbox_wake.notify_one();
                 }),
                 Commit::Streak { check_id, streak } => self.fence.save_streak(*check_id, *streak).await,
+                Commit::Stalk(s) => self.fence.write_stalks(std::slice::from_ref(s)).await,
                 Commit::Rollup(r) => self.fence.write_rollups(std::slice::from_ref(r)).await,
                 Commit::Rollups(rs) => self.fence.write_rollups(rs).await,
             };

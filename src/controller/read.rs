@@ -215,6 +215,16 @@ impl ReadModel for Controller {
             .collect())
     }
 
+    async fn stalking(&self, id: i64, limit: i64) -> Result<Vec<crate::web::view::StalkView>, WebError> {
+        let rows = crate::store::stalking::recent(self.fence.db(), id, limit)
+            .await
+            .map_err(read_err("the stalking events"))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| crate::web::view::StalkView { at: rfc3339(r.at_ms), state: r.state, output: r.output })
+            .collect())
+    }
+
     async fn notifications(&self, id: i64, limit: i64) -> Result<Vec<SentView>, WebError> {
         let rows = notices::recent_for_check(self.fence.db(), id, limit)
             .await

@@ -94,6 +94,12 @@ pub struct FlapStates(u8);
 impl FlapStates {
     /// Every state: Shinken's default.
     pub const ALL: FlapStates = FlapStates(15);
+    /// No state (`stalking_options`' default).
+    pub const NONE: FlapStates = FlapStates(0);
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
 
     /// Parses `"o,w,c,u"`, `"o c"`, `"n"` (none) or `"a"`/`"all"`; letters add up, so
     /// `"n,o"` is `o`. An empty string is no state.

@@ -97,6 +97,9 @@ pub struct CheckOptions {
     pub flap_states: FlapStates,
     /// `is_volatile`: every failing result while in a problem is notified.
     pub is_volatile: bool,
+    /// `stalking_options` (o,w,c,u): the states in which every change of the output is kept
+    /// as an event.
+    pub stalking: FlapStates,
 }
 
 impl CheckOptions {
@@ -121,6 +124,7 @@ impl Default for CheckOptions {
             flap_high: None,
             flap_states: FlapStates::ALL,
             is_volatile: false,
+            stalking: FlapStates::NONE,
         }
     }
 }
@@ -132,7 +136,6 @@ const LATER_KEYS: &[&str] = &[
     "retry_interval",
     "event_handler",
     "event_handler_enabled",
-    "stalking_options",
     "active_checks_enabled",
     "passive_checks_enabled",
     "check_freshness",
@@ -220,6 +223,12 @@ pub fn check_options(text: Option<&str>) -> Result<Parsed<CheckOptions>, OptionE
             "is_volatile" => o.is_volatile = flag(&k, &v)?,
             "low_flap_threshold" => o.flap_low = Some(percent(&k, &v)?),
             "high_flap_threshold" => o.flap_high = Some(percent(&k, &v)?),
+            "stalking_options" => {
+                let text = v
+                    .as_str()
+                    .ok_or_else(|| bad(&k, format!("{v} is not a list of letters such as \"w,c\"")))?;
+                o.stalking = FlapStates::parse(text).map_err(|r| bad(&k, r))?;
+            }
             "flap_detection_options" => {
                 let text = v
                     .as_str()
@@ -283,6 +292,7 @@ pub fn contact_options(text: Option<&str>) -> Result<Parsed<ContactOptions>, Opt
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::flap::FlapState;
 
     #[test]
     fn null_and_empty_are_gobearmons_behaviour() {
@@ -328,6 +338,9 @@ mod tests {
         assert_eq!(e.field, "options.low_flap_threshold");
         let e = check_options(Some(r#"{"high_flap_threshold": 101}"#)).unwrap_err();
         assert_eq!(e.field, "options.high_flap_threshold");
+        let p = check_options(Some(r#"{"stalking_options": "w,c"}"#)).unwrap().options;
+        assert!(p.stalking.has(FlapState::Critical) && !p.stalking.has(FlapState::Ok));
+        assert!(CheckOptions::default().stalking.is_empty());
         let e = check_options(Some(r#"{"flap_detection_options": "o,z"}"#)).unwrap_err();
         assert_eq!(e.field, "options.flap_detection_options");
         let e = contact_options(Some(r#"{"notification_period": 7}"#)).unwrap_err();

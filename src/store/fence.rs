@@ -182,6 +182,18 @@ impl Fence {
         Ok(queued)
     }
 
+    /// Writes state stalking's events under the fence.
+    ///
+    /// # Errors
+    /// [`FenceError::Deposed`] (nothing written) or [`FenceError::Db`].
+    pub async fn write_stalks(&self, rows: &[super::stalking::Stalk]) -> Result<(), FenceError> {
+        let mut tx = self.db.pool().begin().await?;
+        self.guard(&mut tx).await?;
+        super::stalking::insert(&self.db, &mut tx, rows).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Claims outbox row `id` for this term until `lease_until` (unix ms); `None` when
     /// another claim won or the row is not due.
     ///

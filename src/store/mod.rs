@@ -21,6 +21,7 @@ pub mod outbox;
 pub mod periods;
 pub mod policy_rows;
 mod rows;
+pub mod stalking;
 pub mod tokens;
 mod watcher;
 

@@ -7,6 +7,7 @@
 //! - `GET /api/checks/{id}`: one check, its redacted definition, alerts, recent results
 //! - `GET /api/checks/{id}/history`: recent results and hourly rollups (last day by default)
 //! - `GET /api/checks/{id}/notifications?limit=`: its last notifications, newest first
+//! - `GET /api/checks/{id}/stalking?limit=`: its state stalking events, newest first
 //! - `GET /api/events?limit=&before=`: flips, newest first
 //! - `GET /api/problems`: bad rows of the policy tables and `options` columns
 //! - `GET /api/cluster`: served by each node from its own view (not here)
@@ -22,7 +23,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::ReadModel;
-use super::view::{CheckFilter, Events, FailingContacts, History, Notifications, RowProblems, Shown};
+use super::view::{
+    CheckFilter, Events, FailingContacts, History, Notifications, RowProblems, Shown, Stalking,
+};
 use crate::node::{NodeClient, json_error};
 use crate::util::now_ms;
 
@@ -133,6 +136,20 @@ pub async fn answer<R: ReadModel>(r: &R, method: &Method, uri: &Uri, body: &[u8]
                 Err(e) => json_error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
             }
         }
+        ["checks", id, "stalking"] => {
+            let Some(detail) = id.parse::<i64>().ok().and_then(|id| r.check_detail(id)) else {
+                return no_check(id);
+            };
+            let q = match Query::<NotificationsQuery>::try_from_uri(uri) {
+                Ok(Query(q)) => q,
+                Err(e) => return bad_query(e),
+            };
+            let id = detail.check.id;
+            match r.stalking(id, q.limit.clamp(1, MAX_NOTIFICATIONS)).await {
+                Ok(events) => Json(Stalking { id, events }).into_response(),
+                Err(e) => json_error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+            }
+        }
         ["events"] => {
             let q = match Query::<EventsQuery>::try_from_uri(uri) {
                 Ok(Query(q)) => q,
@@ -189,6 +206,7 @@ where
         .route("/api/checks/{id}", get(forward.clone()))
         .route("/api/checks/{id}/history", get(forward.clone()))
         .route("/api/checks/{id}/notifications", get(forward.clone()))
+        .route("/api/checks/{id}/stalking", get(forward.clone()))
         .route("/api/events", get(forward.clone()))
         .route("/api/contacts/failing", get(forward.clone()))
         .route("/api/problems", get(forward))

@@ -46,6 +46,12 @@ pub trait ReadModel: Send + Sync {
         id: i64,
         limit: i64,
     ) -> impl Future<Output = Result<Vec<SentView>, WebError>> + Send;
+    /// A check's last `limit` stalking events, newest first.
+    fn stalking(
+        &self,
+        id: i64,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<view::StalkView>, WebError>> + Send;
     /// Contacts whose notifications fail now.
     fn failing_contacts(&self) -> impl Future<Output = Result<Vec<FailingContactView>, WebError>> + Send;
     /// The bad rows of the policy tables and `options` columns (they page nobody).

@@ -28,6 +28,27 @@ pub fn problems_panel(problems: &[crate::web::view::RowProblemView]) -> String {
     )
 }
 
+/// State stalking's events on a check's page (nothing when there are none).
+pub fn stalking_section(events: &[crate::web::view::StalkView]) -> String {
+    if events.is_empty() {
+        return String::new();
+    }
+    let rows: String = events
+        .iter()
+        .map(|e| {
+            format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(e.at.as_deref().unwrap_or("")),
+                esc(&e.state),
+                esc(&e.output)
+            )
+        })
+        .collect();
+    format!(
+        "<section class=\"stalking\"><h2>Output changes (state stalking)</h2><table><tr><th>time</th><th>state</th><th>output</th></tr>{rows}</table></section>"
+    )
+}
+
 /// The badges after a check's state on the list: in downtime, acknowledged, soft N/M,
 /// unreachable, flapping.
 pub fn badges(c: &CheckStatus) -> String {

@@ -10,7 +10,9 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::page;
-use super::view::{CheckDetail, ChecksPage, FailingContacts, History, Notifications, RowProblems, Shown};
+use super::view::{
+    CheckDetail, ChecksPage, FailingContacts, History, Notifications, RowProblems, Shown, Stalking,
+};
 use crate::node::NodeClient;
 use crate::node::proto::ClusterView;
 
@@ -91,21 +93,31 @@ const PAGE_NOTIFICATIONS: usize = 20;
 
 /// `GET /checks/{id}`: one check with its charts and its last notifications.
 pub async fn check(client: &NodeClient, cluster: &ClusterView, id: i64, auth: Option<&str>) -> Response {
-    let (detail_path, history_path, sent_path) = (
+    let (detail_path, history_path, sent_path, stalk_path) = (
         format!("/api/checks/{id}"),
         format!("/api/checks/{id}/history?hours=24"),
         format!("/api/checks/{id}/notifications?limit={PAGE_NOTIFICATIONS}"),
+        format!("/api/checks/{id}/stalking?limit={PAGE_NOTIFICATIONS}"),
     );
-    let (detail, history, sent) = tokio::join!(
+    let (detail, history, sent, stalks) = tokio::join!(
         from_controller::<CheckDetail>(client, cluster, &detail_path, auth),
         from_controller::<History>(client, cluster, &history_path, auth),
         from_controller::<Notifications>(client, cluster, &sent_path, auth),
+        from_controller::<Stalking>(client, cluster, &stalk_path, auth),
     );
+    let stalks = stalks.map(|s| s.events).unwrap_or_default();
     // The notifications are a part of the page: without them the rest still shows.
     let sent = sent.map(|n| n.notifications);
     let sent = sent.as_ref().map(Vec::as_slice).map_err(String::as_str);
     match (detail, history) {
-        (Ok(d), Ok(h)) => html(StatusCode::OK, page::check(cluster, &d, &h, sent)),
+        (Ok(d), Ok(h)) => html(
+            StatusCode::OK,
+            page::check(cluster, &d, &h, sent).replacen(
+                "<!--stalking-->",
+                &crate::web::page_notify::stalking_section(&stalks),
+                1,
+            ),
+        ),
         (Err(why), _) | (_, Err(why)) => html(StatusCode::NOT_FOUND, page::unavailable(cluster, &why)),
     }
 }

@@ -306,3 +306,21 @@ pub struct RowProblemView {
 pub struct RowProblems {
     pub problems: Vec<RowProblemView>,
 }
+
+/// One stalking event (`GET /api/checks/{id}/stalking`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StalkView {
+    /// RFC 3339.
+    pub at: Option<String>,
+    /// `ok`, `warning`, `critical` or `unknown`.
+    pub state: String,
+    pub output: String,
+}
+
+/// The body of `GET /api/checks/{id}/stalking`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stalking {
+    pub id: i64,
+    /// Newest first.
+    pub events: Vec<StalkView>,
+}

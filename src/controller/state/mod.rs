@@ -16,6 +16,7 @@ use super::table::Table;
 use crate::check::{Redacted, Verdict};
 use crate::decide::{Action, Report};
 use crate::node::proto::{AskMsg, ResultMsg};
+use crate::store::stalking::Stalk;
 use crate::store::{CheckDef, Delta, Flip, NoticeCommit, Rollup};
 use crate::util::Now;
 
@@ -37,6 +38,8 @@ pub enum Commit {
     },
     /// A notification that is not a flip (re-notification, acknowledgement, downtime).
     Notice(NoticeCommit),
+    /// A change of output in a stalked state (`stalking_options`).
+    Stalk(Stalk),
     /// A finished hour of one check's results.
     Rollup(Rollup),
     /// Several, written in one transaction.
@@ -209,6 +212,11 @@ impl Inner {
         // of milliseconds would poison the hour's rollup (MySQL refuses to store infinity,
         // and the commit would be retried for ever).
         let latency_ms = if r.latency_ms.is_finite() { r.latency_ms.clamp(0.0, MAX_LATENCY_MS) } else { 0.0 };
+        // State stalking compares with the result before this one.
+        let stalk = (!st.def.options.stalking.is_empty()).then(|| stalk_of(st, r, now.ms)).flatten();
+        if let Some(s) = stalk {
+            out.commits.push(Commit::Stalk(s));
+        }
         st.last = Some(LastResult {
             verdict: r.verdict,
             message: r.message.clone(),
@@ -460,3 +468,32 @@ mod worker_checks;
 
 pub use check::{CheckState, LastResult};
 pub use notify::{Book, Policy, unreachable};
+
+/// A stalking event when result `r` keeps the state of the result before it (one of the
+/// check's `stalking_options`) with another output: "If the output differed and the state of
+/// the service didn't change between the two checks, the result of the newer service check
+/// would get logged" (the seed's "State Stalking").
+fn stalk_of(st: &CheckState, r: &ResultMsg, now_ms: i64) -> Option<Stalk> {
+    use crate::policy::flap::FlapState;
+    let prev = st.last.as_ref()?;
+    let state = match r.verdict {
+        Verdict::Online => FlapState::Ok,
+        Verdict::Offline => FlapState::Critical,
+        Verdict::Error => FlapState::Unknown,
+    };
+    if prev.verdict != r.verdict || prev.message == r.message || !st.def.options.stalking.has(state) {
+        return None;
+    }
+    let name = match state {
+        FlapState::Ok => "ok",
+        FlapState::Warning => "warning",
+        FlapState::Critical => "critical",
+        FlapState::Unknown => "unknown",
+    };
+    Some(Stalk {
+        check_id: st.def.id,
+        at_ms: now_ms,
+        state: name.into(),
+        output: st.redacted.scrub(&r.message),
+    })
+}

@@ -192,3 +192,36 @@ fn a_child_waits_for_its_parents_next_result_and_hears_its_recovery() {
     i.on_result("w1", &result_of(2, Verdict::Online, t3), t3, &["w1"], &mut out);
     assert_eq!(notices(&out), vec![("RECOVERY", 2)], "and its recovery is told");
 }
+
+#[test]
+fn stalking_keeps_each_change_of_output_in_a_stalked_state() {
+    // The seed's "State Stalking": "If the output differed and the state of the service
+    // didn't change between the two checks, the result of the newer service check would get
+    // logged" — only in the states named.
+    let t0 = Now::read();
+    let mut i = inner(t0, r#"{"stalking_options": "c"}"#, PolicyRows::default());
+    let stalks = |out: &Effects| -> Vec<String> {
+        out.commits
+            .iter()
+            .filter_map(|c| if let Commit::Stalk(s) = c { Some(s.output.clone()) } else { None })
+            .collect()
+    };
+    let mut out = Effects::default();
+    let mut at = t0;
+    for (verdict, message) in [
+        (Verdict::Online, "ok"),
+        (Verdict::Online, "ok, slower"),
+        (Verdict::Offline, "RAID array degraded"),
+        (Verdict::Offline, "RAID array degraded"),
+        (Verdict::Offline, "RAID array failed"),
+    ] {
+        at = at.after(Duration::from_secs(61));
+        let r = ResultMsg { message: message.into(), ..result(verdict, at) };
+        i.on_result("w1", &r, at, &["w1"], &mut out);
+    }
+    assert_eq!(
+        stalks(&out),
+        vec!["RAID array failed".to_string()],
+        "an OK change is not stalked; a repeat is not a change"
+    );
+}
