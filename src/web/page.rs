@@ -277,6 +277,7 @@ pub fn check(
     let c = &detail.check;
     let st = c.status.as_str();
     let msg = c.error.as_deref().or(c.last_result.as_ref().map(|l| l.message.as_str())).unwrap_or("");
+    let notify_html = page_notify::section(c, sent) + "<!--stalking-->";
     let main = format!(
         "{}<h2 class=\"{st}\">{} <span class=\"st\">{st}</span>{}</h2><p>Type {} · every {} s · delay {} · since {} · worker {}</p>\
          <p class=\"msg\">{}</p>{}<h3>Last results</h3>{}<h3>Last day (availability per hour, p95 latency)</h3>{}\
@@ -290,7 +291,7 @@ pub fn check(
         esc(c.since.as_deref().unwrap_or("unknown")),
         esc(c.worker.as_deref().unwrap_or("none")),
         esc(msg),
-        format!("{}<!--stalking-->", page_notify::section(c, sent)),
+        notify_html,
         sparkline(&history.recent, 720.0, 120.0),
         day_chart(&history.hourly, 720.0, 120.0),
         esc(&serde_json::to_string_pretty(&detail.data).unwrap_or_default()),
