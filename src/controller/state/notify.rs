@@ -12,7 +12,7 @@ use crate::decide::Status;
 use crate::policy::depend::{DepState, Graph, Kind};
 use crate::policy::downtime::{Downtimes, Edge};
 use crate::policy::notify::{self, Ctx, Escalation, Notice, NoticeType, Problem};
-use crate::policy::options::{self, ContactOptions};
+use crate::policy::options::{self, CheckOptions, ContactOptions};
 use crate::policy::period::Periods;
 use crate::store::notices::OpenProblem;
 use crate::store::policy_rows::{Ack, PolicyRows};
@@ -291,7 +291,15 @@ impl Policy {
                 acked_by: o.acked.then_some(0),
                 ..Problem::default()
             };
-            p.next_ms = self.book.with(def, |c| notify::resume(c, &p));
+            // A check with gobearmon's behaviour (no options, no escalation, no parent) whose
+            // problem has no notification on record was told of it by nobody's alert, or by a
+            // controller before bearmon's outbox: nothing is due (a start must not page for
+            // every check that was already down).
+            let plain = *def.options == CheckOptions::default()
+                && self.book.escalations_for(def.id).is_empty()
+                && self.book.graph.of(def.id).is_empty();
+            p.next_ms =
+                if o.number == 0 && plain { None } else { self.book.with(def, |c| notify::resume(c, &p)) };
             self.set_timer(def.id, None, p.next_ms);
             self.problems.insert(def.id, p);
         }

@@ -225,3 +225,37 @@ fn stalking_keeps_each_change_of_output_in_a_stalked_state() {
         "an OK change is not stalked; a repeat is not a change"
     );
 }
+
+#[test]
+fn a_new_controller_does_not_page_for_checks_already_down() {
+    // gobearmon's behaviour: a check offline when the controller starts, with no notification
+    // on record (a database from gobearmon, or an outbox pruned), pages nobody; one with a
+    // notification_interval goes on from its last notification.
+    let t0 = Now::read();
+    let plain = def("");
+    let renotified = def_id(2, r#"{"notification_interval": 60}"#);
+    let mut i = inner(t0, "", PolicyRows::default());
+    let mut open = std::collections::HashMap::new();
+    open.insert(
+        2,
+        crate::store::notices::OpenProblem {
+            number: 1,
+            last_ms: Some(t0.ms - 30_000),
+            told: vec![9],
+            acked: false,
+        },
+    );
+    i.policy.restore(
+        [(plain.as_ref(), Some(t0.ms - 3_600_000)), (renotified.as_ref(), Some(t0.ms - 60_000))],
+        &open,
+        t0.ms,
+    );
+    i.checks.insert(2, super::CheckState::new(renotified.clone(), 0, None, None, t0.mono));
+    let mut out = Effects::default();
+    i.tick_policy(t0, &mut out);
+    assert!(notices(&out).is_empty(), "nothing is due at the start");
+    assert_eq!(i.policy.problems[&1].next_ms, None, "the plain check waits for its recovery");
+    let mut out = Effects::default();
+    i.tick_policy(t0.after(Duration::from_secs(30)), &mut out);
+    assert_eq!(notices(&out), vec![("PROBLEM", 2)], "the interval goes on from the last notification");
+}
