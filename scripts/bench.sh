@@ -6,10 +6,12 @@
 #   scripts/bench.sh [--checks N] [--interval S] [--confirmations K] [--seconds W]
 #                    [--kind http|tcp|icmp] [--workers N] [--record] [--debug] [--label TEXT]
 #                    [--peer blackbox|nagios]... [--peer-seconds W] [--max-rate] [--detect N] [--failover]
-#                    [--dead-after S] [--ab-requests N]
+#                    [--dead-after S] [--ab-requests N] [--timeperiods N] [--escalations M]
 #
-# --record appends a row to BENCHMARKS.md; --debug uses a debug build (the smoke run of
-# scripts/test.sh). Defaults: 100,000 http checks, interval 60, confirmations 2, 300 s.
+# --timeperiods/--escalations fill issue 17's policy tables after the checks (see
+# src/bin/bearmon-bench/policy.rs). --record appends a row to BENCHMARKS.md; --debug uses a
+# debug build (the smoke run of scripts/test.sh). Defaults: 100,000 http checks, interval 60,
+# confirmations 2, 300 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/services.sh

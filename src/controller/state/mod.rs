@@ -291,11 +291,8 @@ impl Inner {
         // A problem that begins waits for parents that have not reported since; a recovery
         // asks about the parents' states since the problem began.
         let since = self.policy.problems.get(&id).map_or(now.ms, |p| p.started_ms);
-        let parent = if flips {
-            notify::unreachable(&self.policy.book, &self.checks, id, since, now.ms)
-        } else {
-            None
-        };
+        let parent =
+            if flips { hold::unreachable(&self.policy.book, &self.checks, id, since, now.ms) } else { None };
         let Some(st) = self.checks.get_mut(&id) else { return };
         let mut wrote_streak = false;
         for a in actions {
@@ -459,6 +456,7 @@ impl Inner {
 }
 mod check;
 mod flapping;
+mod hold;
 mod notify;
 #[cfg(test)]
 mod notify_tests;
@@ -467,7 +465,8 @@ mod tests;
 mod worker_checks;
 
 pub use check::{CheckState, LastResult};
-pub use notify::{Book, Policy, unreachable};
+pub use hold::unreachable;
+pub use notify::{Book, Policy};
 
 /// A stalking event when result `r` keeps the state of the result before it (one of the
 /// check's `stalking_options`) with another output: "If the output differed and the state of
