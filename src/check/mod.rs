@@ -42,11 +42,75 @@ pub enum Verdict {
     Error,
 }
 
+/// Nagios's four result states (SPEC §10). gobearmon's kinds give OK or CRITICAL; an
+/// `exec` plugin's exit code 0..3 gives any of them; a local error is UNKNOWN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    Ok,
+    Warning,
+    Critical,
+    Unknown,
+}
+
+impl State {
+    /// The vote a result in this state casts: OK and WARNING are `online`, CRITICAL is
+    /// `offline`, UNKNOWN is no vote (SPEC §10: "UNKNOWN leaves it as it was").
+    pub fn verdict(self) -> Verdict {
+        match self {
+            State::Ok | State::Warning => Verdict::Online,
+            State::Critical => Verdict::Offline,
+            State::Unknown => Verdict::Error,
+        }
+    }
+
+    /// The state a gobearmon kind's verdict stands for.
+    pub fn of(v: Verdict) -> State {
+        match v {
+            Verdict::Online => State::Ok,
+            Verdict::Offline => State::Critical,
+            Verdict::Error => State::Unknown,
+        }
+    }
+
+    /// Nagios's name in lower case, as the API shows it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Ok => "ok",
+            State::Warning => "warning",
+            State::Critical => "critical",
+            State::Unknown => "unknown",
+        }
+    }
+
+    /// A plugin's exit code: 0..3, anything else is UNKNOWN (the plugin guidelines).
+    pub fn from_exit_code(code: i64) -> State {
+        match code {
+            0 => State::Ok,
+            1 => State::Warning,
+            2 => State::Critical,
+            _ => State::Unknown,
+        }
+    }
+
+    /// The exit code a plugin gives for this state (Nagios's `$SERVICESTATEID$`).
+    pub fn code(self) -> u8 {
+        match self {
+            State::Ok => 0,
+            State::Warning => 1,
+            State::Critical => 2,
+            State::Unknown => 3,
+        }
+    }
+}
+
 /// The result of one execution.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Outcome {
     pub verdict: Verdict,
-    /// Why it failed (gobearmon's texts); empty when online.
+    /// The Nagios state; always agrees with `verdict` ([`State::verdict`]).
+    pub state: State,
+    /// Why it failed (gobearmon's texts); empty when online. A plugin's first line of output.
     pub message: String,
     /// Wall time of the run.
     pub latency: Duration,
@@ -54,13 +118,17 @@ pub struct Outcome {
 
 impl Outcome {
     pub fn online(latency: Duration) -> Self {
-        Outcome { verdict: Verdict::Online, message: String::new(), latency }
+        Self::with_state(State::Ok, String::new(), latency)
     }
     pub fn offline(message: impl Into<String>, latency: Duration) -> Self {
-        Outcome { verdict: Verdict::Offline, message: message.into(), latency }
+        Self::with_state(State::Critical, message, latency)
     }
     pub fn error(message: impl Into<String>, latency: Duration) -> Self {
-        Outcome { verdict: Verdict::Error, message: message.into(), latency }
+        Self::with_state(State::Unknown, message, latency)
+    }
+    /// A result in one of the four states; the verdict follows from it.
+    pub fn with_state(state: State, message: impl Into<String>, latency: Duration) -> Self {
+        Outcome { verdict: state.verdict(), state, message: message.into(), latency }
     }
 }
 

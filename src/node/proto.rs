@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::check::Verdict;
+use crate::check::{State, Verdict};
 
 /// A worker telling the viewserver it is alive.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -90,11 +90,23 @@ pub struct ResultMsg {
     #[serde(default)]
     pub term: u64,
     pub verdict: Verdict,
+    /// The Nagios state when the verdict alone does not say it (WARNING is an `online`
+    /// vote); `None` means [`State::of`] the verdict. Kept off the wire otherwise, so a
+    /// gobearmon kind's result costs nothing more.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<State>,
     #[serde(default)]
     pub message: String,
     pub latency_ms: f64,
     /// Unix ms when the run started.
     pub started_ms: i64,
+}
+
+impl ResultMsg {
+    /// The result's Nagios state.
+    pub fn state(&self) -> State {
+        self.state.unwrap_or_else(|| State::of(self.verdict))
+    }
 }
 
 /// A worker's batch of results, and where its copy of the assignment stands.

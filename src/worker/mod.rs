@@ -384,6 +384,7 @@ fn result_msg(check_id: i64, round: Option<u64>, term: u64, started_ms: i64, out
         round,
         term,
         verdict: out.verdict,
+        state: (out.state != crate::check::State::of(out.verdict)).then_some(out.state),
         message: out.message,
         latency_ms: out.latency.as_secs_f64() * 1000.0,
         started_ms,

@@ -62,6 +62,7 @@ fn result_of(check_id: i64, v: Verdict, at: Now) -> ResultMsg {
         round: None,
         term: 0,
         verdict: v,
+        state: None,
         message: "refused".into(),
         latency_ms: 1.0,
         started_ms: at.ms,
