@@ -24,18 +24,35 @@ fn shown(s: &CheckState) -> Shown {
     }
 }
 
-/// SPEC §10's `state`: gobearmon's kinds give OK or CRITICAL; a result the worker could not
-/// get is UNKNOWN (never a vote).
+/// SPEC §10's `state`: gobearmon's kinds give OK or CRITICAL; a plugin also WARNING; a
+/// result the worker could not get is UNKNOWN (never a vote). While online, the last result
+/// says which of OK, WARNING or UNKNOWN.
 fn nagios_state(s: &CheckState) -> &'static str {
-    match (&s.def.spec, s.decider.status(), s.last.as_ref().map(|l| l.verdict)) {
+    use crate::check::State;
+    match (&s.def.spec, s.decider.status(), s.last.as_ref().map(|l| l.state)) {
         (Err(_), _, _) => "invalid",
         (Ok(_), Status::Offline, _) => "critical",
-        (Ok(_), Status::Online, Some(crate::check::Verdict::Error)) => "unknown",
+        (Ok(_), Status::Online, Some(st @ (State::Warning | State::Unknown))) => st.as_str(),
         (Ok(_), Status::Online, _) => "ok",
     }
 }
 
-fn status_of(s: &CheckState, inner: &Inner, recent: usize) -> CheckStatus {
+/// Whether the check is between its first contrary result and its hard state: a round
+/// being confirmed, or a run of WARNING results not yet `max_attempts` long.
+fn soft(s: &CheckState, inner: &Inner) -> bool {
+    s.decider.streak() > 0 || inner.policy.warnings.get(&s.def.id).is_some_and(|w| !w.hard)
+}
+
+/// Nagios's `$SERVICEATTEMPT$`: the soft state's attempt, `max_attempts` once hard.
+fn attempt(s: &CheckState, inner: &Inner) -> u32 {
+    match inner.policy.warnings.get(&s.def.id) {
+        _ if s.decider.streak() > 0 => s.decider.streak(),
+        Some(w) if !w.hard => w.count,
+        _ => s.def.delay + 1,
+    }
+}
+
+pub(in crate::controller) fn status_of(s: &CheckState, inner: &Inner, recent: usize) -> CheckStatus {
     let skip = s.recent.iter().count().saturating_sub(recent);
     CheckStatus {
         id: s.def.id,
@@ -60,8 +77,8 @@ fn status_of(s: &CheckState, inner: &Inner, recent: usize) -> CheckStatus {
         }),
         recent: (recent > 0).then(|| s.recent.iter().skip(skip).map(Sample::view).collect()),
         state: nagios_state(s).to_string(),
-        state_type: if s.decider.streak() > 0 { "soft" } else { "hard" }.to_string(),
-        attempt: if s.decider.streak() > 0 { s.decider.streak() } else { s.def.delay + 1 },
+        state_type: if soft(s, inner) { "soft" } else { "hard" }.to_string(),
+        attempt: attempt(s, inner),
         max_attempts: s.def.delay + 1,
         in_downtime: inner.policy.book.downtimes.in_downtime(s.def.id),
         acknowledged: inner.policy.problems.get(&s.def.id).is_some_and(|p| p.acked_by.is_some()),

@@ -56,16 +56,10 @@ pub const FLAP_HISTORY: usize = 20;
 
 const MASK: u32 = (1 << FLAP_HISTORY) - 1;
 
-/// A result state as flap detection sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FlapState {
-    Ok,
-    Warning,
-    Critical,
-    Unknown,
-}
+/// A result state as flap detection sees it: Nagios's four states.
+pub type FlapState = crate::check::State;
 
-impl FlapState {
+impl crate::check::State {
     /// The state's `flap_detection_options` letter: `o`, `w`, `c` or `u`.
     pub fn letter(self) -> char {
         match self {

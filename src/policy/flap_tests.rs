@@ -5,7 +5,7 @@ use proptest::prelude::*;
 
 use super::flap::{Flap, FlapEdge, FlapState, FlapStates, Thresholds, percent_state_change};
 
-use FlapState::{Critical as C, Ok as O, Unknown as U, Warning as W};
+use crate::check::State::{Critical as C, Ok as O, Unknown as U, Warning as W};
 
 /// Feeds `states` to a fresh `Flap`; the edge of every result, in order.
 fn run(flap: &mut Flap, states: &[FlapState], opts: FlapStates, t: Thresholds) -> Vec<Option<FlapEdge>> {

@@ -17,6 +17,7 @@ pub mod notify;
 #[cfg(test)]
 mod notify_tests;
 pub mod options;
+pub mod warning;
 
 use crate::decide::Status;
 

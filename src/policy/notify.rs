@@ -167,7 +167,12 @@ pub struct Ctx<'a> {
 
 impl Ctx<'_> {
     /// Keeps the contacts that take `letter` and are inside their own period.
-    fn reachable(&self, ids: impl IntoIterator<Item = i64>, letter: Letters, now_ms: i64) -> Vec<i64> {
+    pub(super) fn reachable(
+        &self,
+        ids: impl IntoIterator<Item = i64>,
+        letter: Letters,
+        now_ms: i64,
+    ) -> Vec<i64> {
         let set: BTreeSet<i64> = ids
             .into_iter()
             .filter(|id| {
@@ -184,7 +189,12 @@ impl Ctx<'_> {
         self.alerts.iter().filter(move |(_, w)| w.matches(to)).map(|(c, _)| *c)
     }
 
-    fn check_period_open(&self, now_ms: i64) -> bool {
+    /// Who hears of a hard WARNING: the `offline` alert contacts that take `w`.
+    pub(super) fn warning_contacts(&self, now_ms: i64) -> Vec<i64> {
+        self.reachable(self.alert_contacts(Status::Offline), Letters::WARNING, now_ms)
+    }
+
+    pub(super) fn check_period_open(&self, now_ms: i64) -> bool {
         in_period(self.periods, self.options.notification_period.as_deref(), now_ms)
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::check::{CheckSpec, Redacted, Verdict};
+use crate::check::{CheckSpec, Redacted, State, Verdict};
 use crate::controller::history::{HourAcc, Recent};
 use crate::decide::Decider;
 use crate::node::proto::CheckMsg;
@@ -18,6 +18,8 @@ use crate::store::CheckDef;
 #[derive(Debug, Clone)]
 pub struct LastResult {
     pub verdict: Verdict,
+    /// Nagios's state (WARNING is an `online` verdict).
+    pub state: State,
     pub message: String,
     pub latency_ms: f64,
     pub at_ms: i64,

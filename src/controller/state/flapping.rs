@@ -10,24 +10,18 @@
 
 use super::notify::notice_commit;
 use super::{Commit, Effects, Inner};
-use crate::check::Verdict;
 use crate::policy::flap::{FlapEdge, FlapState};
 use crate::policy::notify::{self, NoticeType};
 use crate::util::Now;
 
 impl Inner {
     /// Records a scheduled result of check `id` for flap detection.
-    pub(super) fn record_flap(&mut self, id: i64, verdict: Verdict, now: Now, out: &mut Effects) {
+    pub(super) fn record_flap(&mut self, id: i64, state: FlapState, now: Now, out: &mut Effects) {
         let Some(st) = self.checks.get(&id) else { return };
         let o = &st.def.options;
         if !o.flap_detection_enabled {
             return;
         }
-        let state = match verdict {
-            Verdict::Online => FlapState::Ok,
-            Verdict::Offline => FlapState::Critical,
-            Verdict::Error => FlapState::Unknown,
-        };
         let pol = &mut self.policy;
         let thresholds = o.thresholds(pol.flap_defaults);
         let flap = pol.flaps.entry(id).or_default();

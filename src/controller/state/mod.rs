@@ -219,6 +219,7 @@ impl Inner {
         }
         st.last = Some(LastResult {
             verdict: r.verdict,
+            state: r.state(),
             message: r.message.clone(),
             latency_ms,
             at_ms: r.started_ms,
@@ -278,9 +279,12 @@ impl Inner {
         let actions = st.decider.on_report(&report, live_refs, conf, st.def.delay);
         let volatile = scheduled && r.verdict == Verdict::Offline && st.def.options.is_volatile;
         if scheduled {
-            self.record_flap(r.check_id, r.verdict, now, out);
+            self.record_flap(r.check_id, r.state(), now, out);
         }
         self.apply(r.check_id, before, actions, now, out);
+        if scheduled {
+            self.record_warning(r.check_id, r.state(), now, out);
+        }
         if volatile {
             self.volatile_result(r.check_id, now);
         }
@@ -462,6 +466,7 @@ mod notify;
 mod notify_tests;
 #[cfg(test)]
 mod tests;
+mod warning;
 mod worker_checks;
 
 pub use check::{CheckState, LastResult};
@@ -473,26 +478,15 @@ pub use notify::{Book, Policy};
 /// the service didn't change between the two checks, the result of the newer service check
 /// would get logged" (the seed's "State Stalking").
 fn stalk_of(st: &CheckState, r: &ResultMsg, now_ms: i64) -> Option<Stalk> {
-    use crate::policy::flap::FlapState;
     let prev = st.last.as_ref()?;
-    let state = match r.verdict {
-        Verdict::Online => FlapState::Ok,
-        Verdict::Offline => FlapState::Critical,
-        Verdict::Error => FlapState::Unknown,
-    };
-    if prev.verdict != r.verdict || prev.message == r.message || !st.def.options.stalking.has(state) {
+    let state = r.state();
+    if prev.state != state || prev.message == r.message || !st.def.options.stalking.has(state) {
         return None;
     }
-    let name = match state {
-        FlapState::Ok => "ok",
-        FlapState::Warning => "warning",
-        FlapState::Critical => "critical",
-        FlapState::Unknown => "unknown",
-    };
     Some(Stalk {
         check_id: st.def.id,
         at_ms: now_ms,
-        state: name.into(),
+        state: state.as_str().into(),
         output: st.redacted.scrub(&r.message),
     })
 }

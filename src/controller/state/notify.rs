@@ -151,7 +151,12 @@ impl Book {
     }
 
     /// As [`Book::with`], for a check `unreachable` through a failed parent.
-    fn with_parent<T>(&self, def: &CheckDef, unreachable: Option<i64>, f: impl FnOnce(&Ctx<'_>) -> T) -> T {
+    pub(super) fn with_parent<T>(
+        &self,
+        def: &CheckDef,
+        unreachable: Option<i64>,
+        f: impl FnOnce(&Ctx<'_>) -> T,
+    ) -> T {
         let alerts: Vec<_> = def.alerts.iter().map(|a| (a.contact_id, a.when)).collect();
         let escalations = self.escalations_for(def.id);
         let lookup = |id: i64| self.contacts.get(&id).cloned();
@@ -190,7 +195,7 @@ impl Book {
     }
 
     /// A contact's period problem, if it names a timeperiod that does not exist.
-    fn contact_period_ok(&self, id: i64) -> bool {
+    pub(super) fn contact_period_ok(&self, id: i64) -> bool {
         self.contacts
             .get(&id)
             .and_then(|c| c.notification_period.as_deref())
@@ -217,6 +222,8 @@ pub struct Policy {
     pub flap_off: Vec<i64>,
     /// When the check periods were last looked at (unix ms).
     pub(super) periods_seen_ms: i64,
+    /// Checks in a run of WARNING results (`policy::warning`).
+    pub warnings: HashMap<i64, crate::policy::warning::Warning>,
 }
 
 impl Policy {
@@ -306,6 +313,7 @@ impl Policy {
     pub fn forget(&mut self, check: i64) {
         self.outside.remove(&check);
         self.flaps.remove(&check);
+        self.warnings.remove(&check);
         self.book.flapping.remove(&check);
         if let Some(p) = self.problems.remove(&check) {
             self.set_timer(check, p.next_ms, None);

@@ -260,3 +260,32 @@ fn a_new_controller_does_not_page_for_checks_already_down() {
     i.tick_policy(t0.after(Duration::from_secs(30)), &mut out);
     assert_eq!(notices(&out), vec![("PROBLEM", 2)], "the interval goes on from the last notification");
 }
+
+#[test]
+fn a_hard_warning_pages_without_a_flip_and_shows_as_warning() {
+    let t0 = Now::read();
+    // delay 0: one WARNING result is hard.
+    let mut i = inner(t0, r#"{"notification_options": "w,c,r"}"#, PolicyRows::default());
+    let warning = |at: Now| ResultMsg {
+        state: Some(crate::check::State::Warning),
+        message: "disk 91% full".into(),
+        ..result(Verdict::Online, at)
+    };
+    let mut out = Effects::default();
+    i.on_result("w1", &warning(t0), t0, &["w1"], &mut out);
+    assert_eq!(notices(&out), vec![("PROBLEM", 1)]);
+    assert!(!out.commits.iter().any(|c| matches!(c, Commit::Flip(_))), "WARNING keeps the check online");
+    let Some(Commit::Notice(n)) = out.commits.iter().find(|c| matches!(c, Commit::Notice(_))) else {
+        unreachable!()
+    };
+    assert_eq!((n.message.as_str(), n.status), ("disk 91% full", crate::decide::Status::Online));
+    let view = crate::controller::read::status_of(i.checks.get(&1).unwrap(), &i, 0);
+    assert_eq!((view.state.as_str(), view.state_type.as_str()), ("warning", "hard"));
+    let t1 = t0.after(Duration::from_secs(60));
+    let mut out = Effects::default();
+    i.on_result("w1", &warning(t1), t1, &["w1"], &mut out);
+    assert!(notices(&out).is_empty(), "a hard WARNING pages once");
+    let t2 = t0.after(Duration::from_secs(120));
+    i.on_result("w1", &result(Verdict::Online, t2), t2, &["w1"], &mut out);
+    assert_eq!(notices(&out), vec![("RECOVERY", 2)]);
+}

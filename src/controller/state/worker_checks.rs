@@ -38,6 +38,7 @@ impl Inner {
             };
             st.last = Some(LastResult {
                 verdict,
+                state: crate::check::State::of(verdict),
                 message,
                 latency_ms: 0.0,
                 at_ms: now.ms,
