@@ -51,6 +51,10 @@ pub struct Metrics {
     pub alerts_failed: Family<OwnedLabels, Counter>,
     /// Outbox rows not yet delivered or given up (controller only).
     pub outbox_pending: Gauge,
+    /// Confirmations answered from a result within the check's `cached_check_horizon`.
+    pub cache_hits: Counter,
+    /// Confirmations of checks with a horizon that had to run the check.
+    pub cache_misses: Counter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -141,8 +145,22 @@ impl Metrics {
             "Notifications not yet delivered or given up",
             outbox_pending.clone(),
         );
+        let cache_hits = Counter::default();
+        r.register(
+            "bearmon_cached_check_hits",
+            "Confirmations answered with a result younger than the check's cached_check_horizon",
+            cache_hits.clone(),
+        );
+        let cache_misses = Counter::default();
+        r.register(
+            "bearmon_cached_check_misses",
+            "Confirmations of checks with a cached_check_horizon that ran the check",
+            cache_misses.clone(),
+        );
         Metrics {
             registry: Arc::new(r),
+            cache_hits,
+            cache_misses,
             alerts_sent,
             alerts_failed,
             outbox_pending,

@@ -77,6 +77,25 @@ pub struct CheckMsg {
     /// When to run it first (unix ms), if the controller knows when it last ran.
     #[serde(default)]
     pub due_ms: Option<i64>,
+    /// How the worker runs it beyond the interval, when the check's `options` say so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<RunOptions>,
+}
+
+/// A check's `retry_interval` and `cached_check_horizon`, as the worker needs them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RunOptions {
+    /// Seconds between runs while the results contradict the state they had settled on,
+    /// until `attempts` of them in a row (Nagios's soft state); 0: the interval.
+    #[serde(default)]
+    pub retry_secs: u64,
+    /// `delay + 1`: Nagios's `max_check_attempts`.
+    #[serde(default)]
+    pub attempts: u32,
+    /// A confirmation may be answered with a result of this check at most this many seconds
+    /// old instead of a new run; 0: never.
+    #[serde(default)]
+    pub cache_secs: u64,
 }
 
 /// One execution's result.
@@ -100,6 +119,10 @@ pub struct ResultMsg {
     pub latency_ms: f64,
     /// Unix ms when the run started.
     pub started_ms: i64,
+    /// An answer to an ask taken from an earlier run (`cached_check_horizon`): it counts in
+    /// the round but is not a new sample for the charts.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cached: bool,
 }
 
 impl ResultMsg {

@@ -100,6 +100,15 @@ pub struct CheckOptions {
     /// `stalking_options` (o,w,c,u): the states in which every change of the output is kept
     /// as an event.
     pub stalking: FlapStates,
+    /// Seconds between the runs of a check whose results contradict its state, until they
+    /// are confirmed (Nagios's soft state); 0: the check's interval.
+    pub retry_interval: u64,
+    /// A confirmation may reuse a result this many seconds old instead of running again;
+    /// 0: never.
+    pub cached_check_horizon: u64,
+    /// A command line or an `https://` URL run on every soft and hard state change.
+    pub event_handler: Option<Arc<str>>,
+    pub event_handler_enabled: bool,
 }
 
 impl CheckOptions {
@@ -125,24 +134,23 @@ impl Default for CheckOptions {
             flap_states: FlapStates::ALL,
             is_volatile: false,
             stalking: FlapStates::NONE,
+            retry_interval: 0,
+            cached_check_horizon: 0,
+            event_handler: None,
+            event_handler_enabled: true,
         }
     }
 }
 
-/// Keys SPEC §10 names whose behaviour comes with the second part of the notification logic
-/// and the Nagios world (states, flapping, handlers, passive results): accepted without a
-/// warning, without effect yet.
+/// Keys SPEC §10 names whose behaviour comes with the Nagios world (passive results, tagged
+/// workers, realms): accepted without a warning, without effect yet.
 const LATER_KEYS: &[&str] = &[
-    "retry_interval",
-    "event_handler",
-    "event_handler_enabled",
     "active_checks_enabled",
     "passive_checks_enabled",
     "check_freshness",
     "freshness_threshold",
     "poller_tag",
     "realm",
-    "cached_check_horizon",
     "push_token",
 ];
 
@@ -235,6 +243,10 @@ pub fn check_options(text: Option<&str>) -> Result<Parsed<CheckOptions>, OptionE
                     .ok_or_else(|| bad(&k, format!("{v} is not a list of letters such as \"o,c\"")))?;
                 o.flap_states = FlapStates::parse(text).map_err(|r| bad(&k, r))?;
             }
+            "retry_interval" => o.retry_interval = secs(&k, &v)?,
+            "cached_check_horizon" => o.cached_check_horizon = secs(&k, &v)?,
+            "event_handler_enabled" => o.event_handler_enabled = flag(&k, &v)?,
+            "event_handler" => o.event_handler = handler(&k, &v)?,
             later if LATER_KEYS.contains(&later) => {}
             other => warnings.push(format!("options.{other}: unknown option, ignored")),
         }
@@ -245,6 +257,24 @@ pub fn check_options(text: Option<&str>) -> Result<Parsed<CheckOptions>, OptionE
         return Err(bad("low_flap_threshold", format!("{low} is above high_flap_threshold {high}")));
     }
     Ok(Parsed { options: o, warnings })
+}
+
+/// The longest `event_handler` accepted.
+const MAX_HANDLER_LEN: usize = 4096;
+
+fn handler(key: &str, v: &Value) -> Result<Option<Arc<str>>, OptionError> {
+    match v {
+        Value::Null => Ok(None),
+        Value::String(s) if s.trim().is_empty() => Ok(None),
+        Value::String(s) if s.len() > MAX_HANDLER_LEN => {
+            Err(bad(key, format!("is {} bytes long, over {MAX_HANDLER_LEN}", s.len())))
+        }
+        Value::String(s) if s.trim_start().starts_with("http://") => {
+            Err(bad(key, String::from("an event handler URL must be https://, not http://")))
+        }
+        Value::String(s) => Ok(Some(Arc::from(s.trim()))),
+        _ => Err(bad(key, format!("{v} is not a command line or an https:// URL"))),
+    }
 }
 
 fn percent(key: &str, v: &Value) -> Result<f64, OptionError> {

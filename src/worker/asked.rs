@@ -59,6 +59,7 @@ mod tests {
             data: data.into(),
             interval_secs: 60,
             due_ms: None,
+            run: None,
         }
     }
 

@@ -4,6 +4,7 @@
 
 mod api;
 mod asked;
+mod cache;
 pub mod schedule;
 
 use std::sync::{Arc, Mutex};
@@ -44,6 +45,7 @@ struct Shared {
     schedule: Mutex<Schedule>,
     schedule_changed: Notify,
     asked: Mutex<asked::Asked>,
+    cache: cache::Cache,
     results: Mutex<Vec<ResultMsg>>,
     results_ready: Notify,
     view: watch::Sender<Option<ClusterView>>,
@@ -96,6 +98,7 @@ pub async fn run(cfg: WorkerConfig, listener: TcpListener, stop: CancellationTok
         schedule: Mutex::new(Schedule::default()),
         schedule_changed: Notify::new(),
         asked: Mutex::new(asked::Asked::default()),
+        cache: cache::Cache::new(base.metrics.cache_hits.clone(), base.metrics.cache_misses.clone()),
         results: Mutex::new(Vec::new()),
         results_ready: Notify::new(),
         view: watch::channel(None).0,
@@ -388,6 +391,7 @@ fn result_msg(check_id: i64, round: Option<u64>, term: u64, started_ms: i64, out
         message: out.message,
         latency_ms: out.latency.as_secs_f64() * 1000.0,
         started_ms,
+        cached: false,
     }
 }
 
@@ -402,7 +406,10 @@ async fn run_scheduled(shared: Arc<Shared>, run: DueRun, slot: Option<OwnedSemap
     let started_ms = now_ms();
     shared.metrics.schedule_lag.observe(((started_ms - run.due_ms).max(0) as f64) / 1000.0);
     let out = execute(&shared, &run.spec).await;
-    lock(&shared.schedule).finished(run.check_id, run.generation);
+    lock(&shared.schedule).finished(run.check_id, run.generation, run.due_ms, out.verdict, now_ms());
+    if run.cache_secs > 0 {
+        shared.cache.keep(run.check_id, started_ms, &out);
+    }
     shared.push_results(vec![result_msg(run.check_id, None, 0, started_ms, out)], false);
     shared.results_ready.notify_one();
 }
@@ -449,13 +456,23 @@ async fn ask(
         let term = req.term;
         tokio::spawn(async move {
             let Ok(_slot) = shared.slots.clone().acquire_owned().await else { return };
-            let started_ms = now_ms();
-            let spec = lock(&shared.asked).spec(&a.check);
-            let out = match spec {
-                Ok(spec) => execute(&shared, &spec).await,
-                Err(e) => Outcome::error(e.to_string(), Duration::ZERO),
+            let horizon = a.check.run.map_or(0, |r| r.cache_secs);
+            let cached = (horizon > 0).then(|| shared.cache.fresh(a.check.id, horizon, now_ms())).flatten();
+            let msg = if let Some((started_ms, out)) = cached {
+                ResultMsg { cached: true, ..result_msg(a.check.id, Some(a.round), term, started_ms, out) }
+            } else {
+                let started_ms = now_ms();
+                let spec = lock(&shared.asked).spec(&a.check);
+                let out = match spec {
+                    Ok(spec) => execute(&shared, &spec).await,
+                    Err(e) => Outcome::error(e.to_string(), Duration::ZERO),
+                };
+                if horizon > 0 {
+                    shared.cache.keep(a.check.id, started_ms, &out);
+                }
+                result_msg(a.check.id, Some(a.round), term, started_ms, out)
             };
-            shared.push_results(vec![result_msg(a.check.id, Some(a.round), term, started_ms, out)], false);
+            shared.push_results(vec![msg], false);
             shared.results_ready.notify_one();
         });
     }

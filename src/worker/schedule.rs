@@ -11,11 +11,11 @@ use std::collections::{BinaryHeap, HashMap};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
-use crate::check::CheckSpec;
+use crate::check::{CheckSpec, Verdict};
 
 /// The longest interval a schedule keeps (a day, as `store` bounds `check_interval`).
 const MAX_INTERVAL_SECS: u64 = 86_400;
-use crate::node::proto::{AssignmentMsg, CheckMsg};
+use crate::node::proto::{AssignmentMsg, CheckMsg, RunOptions};
 
 #[derive(Debug)]
 struct Entry {
@@ -24,6 +24,20 @@ struct Entry {
     due_ms: i64,
     generation: u64,
     running: bool,
+    /// `retry_interval`/`cached_check_horizon`, for the few checks that have them (boxed: a
+    /// pointer for the rest).
+    run: Option<Box<Retrying>>,
+}
+
+/// A check with a `retry_interval`: the verdict its results settled on, and how many
+/// contrary ones have come in a row since. While some have (Nagios's soft state, here for
+/// recoveries too, since a recovery is confirmed as a problem is), it runs every
+/// `retry_secs`; after `attempts` of them the new verdict is settled.
+#[derive(Debug)]
+struct Retrying {
+    opts: RunOptions,
+    settled: Option<Verdict>,
+    contrary: u32,
 }
 
 /// One execution to start now.
@@ -33,6 +47,8 @@ pub struct DueRun {
     pub spec: Arc<CheckSpec>,
     pub due_ms: i64,
     pub generation: u64,
+    /// `cached_check_horizon` in seconds (0: its result is not kept for asks).
+    pub cache_secs: u64,
 }
 
 /// What [`Schedule::take_due`] skipped.
@@ -112,10 +128,14 @@ impl Schedule {
         // Bounded as the controller bounds `check_interval`: a message from elsewhere cannot
         // make the product overflow (the schedule would then never advance).
         let interval_ms = (c.interval_secs.clamp(1, MAX_INTERVAL_SECS) * 1000) as i64;
+        let run = c.run.map(|opts| Box::new(Retrying { opts, settled: None, contrary: 0 }));
         if let Some(e) = self.entries.get_mut(&c.id)
             && e.interval_ms == interval_ms
         {
             e.spec = spec;
+            if e.run.as_ref().map(|r| r.opts) != c.run {
+                e.run = run;
+            }
             return Ok(());
         }
         let due_ms = match c.due_ms {
@@ -126,7 +146,7 @@ impl Schedule {
         };
         self.last_generation += 1;
         let generation = self.last_generation;
-        self.entries.insert(c.id, Entry { spec, interval_ms, due_ms, generation, running: false });
+        self.entries.insert(c.id, Entry { spec, interval_ms, due_ms, generation, running: false, run });
         self.heap.push(Reverse((due_ms, c.id, generation)));
         Ok(())
     }
@@ -163,7 +183,8 @@ impl Schedule {
                 skipped.overlapping += 1;
             } else {
                 e.running = true;
-                runs.push(DueRun { check_id: id, spec: e.spec.clone(), due_ms: due, generation });
+                let cache_secs = e.run.as_ref().map_or(0, |r| r.opts.cache_secs);
+                runs.push(DueRun { check_id: id, spec: e.spec.clone(), due_ms: due, generation, cache_secs });
             }
             let mut next = due + e.interval_ms;
             if next <= now_ms {
@@ -177,12 +198,32 @@ impl Schedule {
         (runs, skipped)
     }
 
-    /// Marks a run finished, so the check's next slot runs.
-    pub fn finished(&mut self, check_id: i64, generation: u64) {
-        if let Some(e) = self.entries.get_mut(&check_id)
-            && e.generation == generation
-        {
-            e.running = false;
+    /// Marks a run (due at `due_ms`) finished with `verdict`, so the check's next slot runs;
+    /// with a `retry_interval`, a contrary verdict brings the next slot forward.
+    pub fn finished(&mut self, check_id: i64, generation: u64, due_ms: i64, verdict: Verdict, now_ms: i64) {
+        let Some(e) = self.entries.get_mut(&check_id).filter(|e| e.generation == generation) else { return };
+        e.running = false;
+        let Some(r) = e.run.as_mut().filter(|r| r.opts.retry_secs > 0) else { return };
+        if verdict == Verdict::Error {
+            return;
+        }
+        match r.settled {
+            Some(s) if s != verdict => r.contrary += 1,
+            _ => {
+                r.settled = Some(verdict);
+                r.contrary = 0;
+                return;
+            }
+        }
+        if r.contrary >= r.opts.attempts.max(1) {
+            r.settled = Some(verdict);
+            r.contrary = 0;
+            return;
+        }
+        let retry = (due_ms + (r.opts.retry_secs * 1000) as i64).max(now_ms);
+        if retry < e.due_ms {
+            e.due_ms = retry;
+            self.heap.push(Reverse((retry, check_id, generation)));
         }
     }
 }
@@ -199,6 +240,7 @@ mod tests {
             data: r#"{"address":"127.0.0.1:1"}"#.into(),
             interval_secs,
             due_ms,
+            run: None,
         }
     }
 
@@ -214,7 +256,7 @@ mod tests {
         let (runs, _) = s.take_due(1500, usize::MAX);
         assert_eq!(runs.len(), 1);
         assert_eq!(runs[0].due_ms, 1000);
-        s.finished(1, runs[0].generation);
+        s.finished(1, runs[0].generation, 1000, Verdict::Online, 1500);
         // Finishing late does not shift the next slot.
         assert_eq!(s.next_due(), Some(11_000));
     }
@@ -227,7 +269,7 @@ mod tests {
         assert_eq!(runs.len(), 1);
         let (runs, sk) = s.take_due(10_000, usize::MAX);
         assert_eq!((runs.len(), sk.overlapping), (0, 1));
-        s.finished(1, 1);
+        s.finished(1, 1, 0, Verdict::Online, 45_000);
         let (runs, sk) = s.take_due(45_000, usize::MAX);
         assert_eq!(runs.len(), 1);
         assert_eq!(runs[0].due_ms, 20_000);
@@ -257,6 +299,26 @@ mod tests {
         assert_eq!(runs.iter().map(|r| r.check_id).collect::<Vec<_>>(), [3, 4, 5], "then the rest");
         assert_eq!(runs[0].due_ms, 1003, "each keeps its due time, so its lag counts the wait");
         assert_eq!(s.next_due(), Some(61_001), "every check's next slot is one interval on");
+    }
+
+    #[test]
+    fn contrary_results_are_retried_at_the_retry_interval_until_settled() {
+        let mut s = Schedule::default();
+        let run = Some(RunOptions { retry_secs: 10, attempts: 3, cache_secs: 0 });
+        s.apply(1, &full(vec![CheckMsg { run, ..tcp(1, 60, Some(0)) }]), 0);
+        let mut step = |now: i64, v: Verdict| {
+            let (runs, _) = s.take_due(now, usize::MAX);
+            assert_eq!(runs.len(), 1, "a run is due at {now}");
+            s.finished(1, runs[0].generation, runs[0].due_ms, v, now + 100);
+            s.next_due().unwrap()
+        };
+        assert_eq!(step(0, Verdict::Online), 60_000, "the first result settles: the interval");
+        assert_eq!(step(60_000, Verdict::Offline), 70_000, "a contrary result: retry in 10 s");
+        assert_eq!(step(70_000, Verdict::Offline), 80_000);
+        assert_eq!(step(80_000, Verdict::Offline), 140_000, "the third settles it: back to 60 s");
+        assert_eq!(step(140_000, Verdict::Offline), 200_000);
+        assert_eq!(step(200_000, Verdict::Online), 210_000, "a recovery is retried too");
+        assert_eq!(step(210_000, Verdict::Offline), 270_000, "back to the settled verdict");
     }
 
     #[test]
@@ -291,7 +353,7 @@ mod tests {
                     proptest::prop_assert!(runs.len() <= limit);
                     proptest::prop_assert!(runs.iter().all(|r| r.due_ms <= now));
                     for r in &runs {
-                        s.finished(r.check_id, r.generation);
+                        s.finished(r.check_id, r.generation, r.due_ms, Verdict::Offline, now);
                     }
                     taken += runs.len();
                     proptest::prop_assert!(taken <= 20 * 20, "a burst of catch-up runs");

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use crate::check::{CheckSpec, Redacted, State, Verdict};
 use crate::controller::history::{HourAcc, Recent};
 use crate::decide::Decider;
-use crate::node::proto::CheckMsg;
+use crate::node::proto::{CheckMsg, RunOptions};
 use crate::store::CheckDef;
 
 /// The latest result of a check, for the API.
@@ -94,6 +94,27 @@ impl CheckState {
             data: self.def.data.clone(),
             interval_secs: self.def.interval.as_secs(),
             due_ms: self.last_run_ms.map(|t| t + interval_ms).or(self.first_due_ms),
+            run: self.run_options(),
+        }
+    }
+
+    /// `retry_interval` and `cached_check_horizon` for the worker; `None` when neither is set.
+    fn run_options(&self) -> Option<RunOptions> {
+        let o = &self.def.options;
+        let retry = o.retry_interval.min(self.def.interval.as_secs());
+        (retry > 0 || o.cached_check_horizon > 0).then(|| RunOptions {
+            retry_secs: retry,
+            attempts: self.def.delay.saturating_add(1),
+            cache_secs: o.cached_check_horizon,
+        })
+    }
+
+    /// How far apart the check's scheduled results may come: its interval, or its
+    /// `retry_interval` when shorter (results contradicting its state come that often).
+    pub(super) fn spacing(&self) -> Duration {
+        match self.def.options.retry_interval {
+            0 => self.def.interval,
+            r => self.def.interval.min(Duration::from_secs(r)),
         }
     }
 

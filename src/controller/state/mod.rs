@@ -10,7 +10,6 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::assign::Assignment;
-use super::history::{HourAcc, Sample};
 use super::table::Table;
 
 use crate::check::{Redacted, Verdict};
@@ -212,34 +211,10 @@ impl Inner {
         // of milliseconds would poison the hour's rollup (MySQL refuses to store infinity,
         // and the commit would be retried for ever).
         let latency_ms = if r.latency_ms.is_finite() { r.latency_ms.clamp(0.0, MAX_LATENCY_MS) } else { 0.0 };
-        // State stalking compares with the result before this one.
-        let stalk = (!st.def.options.stalking.is_empty()).then(|| stalk_of(st, r, now.ms)).flatten();
-        if let Some(s) = stalk {
-            out.commits.push(Commit::Stalk(s));
-        }
-        st.last = Some(LastResult {
-            verdict: r.verdict,
-            state: r.state(),
-            message: r.message.clone(),
-            latency_ms,
-            at_ms: r.started_ms,
-            worker: self.members.get(worker).map_or_else(|| Arc::from(worker), |m| m.name.clone()),
-        });
-        let sample = Sample::new(r.started_ms, latency_ms, r.verdict);
-        st.recent.push(sample);
-        let hour = r.started_ms.div_euclid(3_600_000) * 3600;
-        match &mut st.hour {
-            Some(h) if h.hour == hour => h.add(r.verdict, latency_ms),
-            // A late result of an hour already written is left out of it.
-            Some(h) if h.hour > hour => {}
-            slot => {
-                if let Some(done) = slot.take() {
-                    out.commits.push(Commit::Rollup(done.rollup(r.check_id)));
-                }
-                let mut h = HourAcc::new(hour);
-                h.add(r.verdict, latency_ms);
-                *slot = Some(h);
-            }
+        // A confirmation answered from an earlier run (`cached_check_horizon`) counts in its
+        // round, but that run was already a sample.
+        if !r.cached {
+            Self::sample(st, worker, &self.members, r, latency_ms, now, out);
         }
         // Outside its `check_period` a check does not flip: its results are kept for the
         // charts but decide nothing.
@@ -263,8 +238,7 @@ impl Inner {
                 st.last_run_ms = Some(r.started_ms);
                 // Rounds are one interval apart: a second scheduled result soon after the
                 // last round began (a check moved between workers) joins that round.
-                let recent =
-                    st.round_opened.is_some_and(|t| now.mono.duration_since(t) < st.def.interval / 2);
+                let recent = st.round_opened.is_some_and(|t| now.mono.duration_since(t) < st.spacing() / 2);
                 if recent {
                     st.next_round - 1
                 } else {
@@ -464,6 +438,7 @@ mod hold;
 mod notify;
 #[cfg(test)]
 mod notify_tests;
+mod sample;
 #[cfg(test)]
 mod tests;
 mod warning;
@@ -472,21 +447,3 @@ mod worker_checks;
 pub use check::{CheckState, LastResult};
 pub use hold::unreachable;
 pub use notify::{Book, Policy};
-
-/// A stalking event when result `r` keeps the state of the result before it (one of the
-/// check's `stalking_options`) with another output: "If the output differed and the state of
-/// the service didn't change between the two checks, the result of the newer service check
-/// would get logged" (the seed's "State Stalking").
-fn stalk_of(st: &CheckState, r: &ResultMsg, now_ms: i64) -> Option<Stalk> {
-    let prev = st.last.as_ref()?;
-    let state = r.state();
-    if prev.state != state || prev.message == r.message || !st.def.options.stalking.has(state) {
-        return None;
-    }
-    Some(Stalk {
-        check_id: st.def.id,
-        at_ms: now_ms,
-        state: state.as_str().into(),
-        output: st.redacted.scrub(&r.message),
-    })
-}

@@ -66,6 +66,7 @@ fn result_of(check_id: i64, v: Verdict, at: Now) -> ResultMsg {
         message: "refused".into(),
         latency_ms: 1.0,
         started_ms: at.ms,
+        cached: false,
     }
 }
 

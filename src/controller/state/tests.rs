@@ -40,6 +40,7 @@ fn offline(started_ms: i64) -> ResultMsg {
         message: "connection refused".into(),
         latency_ms: 1.0,
         started_ms,
+        cached: false,
     }
 }
 
@@ -212,7 +213,7 @@ proptest::proptest! {
             for n in names {
                 i.touch_member(n, "http://w", t.mono);
             }
-            let r = ResultMsg { check_id: 1, round, term, verdict: verdict(v), state: None, message: "m".into(), latency_ms, started_ms };
+            let r = ResultMsg { check_id: 1, round, term, verdict: verdict(v), state: None, message: "m".into(), latency_ms, started_ms, cached: false };
             let mut out = Effects::default();
             i.on_result(names[w], &r, t, &names, &mut out);
             i.expire_rounds(t, &mut out);
