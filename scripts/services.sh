@@ -5,7 +5,7 @@
 #   BEARMON_TEST_PG     postgres://bearmon:bearmon@127.0.0.1:PORT/postgres
 # stop_services stops both and removes the directory.
 
-BM_PACKAGES="mariadb-server postgresql dnsmasq-base nftables iproute2 python3-aiosmtpd chromium"
+BM_PACKAGES="mariadb-server postgresql dnsmasq-base nftables iproute2 python3-aiosmtpd chromium monitoring-plugins-basic monitoring-plugins-standard"
 
 install_missing() {
   local missing=()
@@ -18,6 +18,9 @@ install_missing() {
   /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || missing+=(python3-aiosmtpd)
   # The browser the status-page test drives (headless).
   [ -x /usr/bin/chromium ] || missing+=(chromium)
+  # The Nagios plugins the exec check tests run (check_dummy, check_tcp; check_http).
+  [ -x /usr/lib/nagios/plugins/check_dummy ] || missing+=(monitoring-plugins-basic)
+  [ -x /usr/lib/nagios/plugins/check_http ] || missing+=(monitoring-plugins-standard)
   if [ ${#missing[@]} -gt 0 ]; then
     echo "installing: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive

@@ -1,5 +1,5 @@
-//! The five check kinds gobearmon users write in `checks.type`: `http`, `tcp`, `icmp`,
-//! `ssl_expire`, `dns`. One file per kind, each with its params struct (gobearmon's JSON keys
+//! The check kinds users write in `checks.type`: gobearmon's five (`http`, `tcp`, `icmp`,
+//! `ssl_expire`, `dns`), `exec` (a Nagios plugin) and the `worker` pseudo-check. One file per kind, each with its params struct (gobearmon's JSON keys
 //! and defaults), a `validate`, and an async `run`, registered in the closed enum
 //! [`CheckSpec`]: adding a kind is a compile error until every `match` has its arm.
 //!
@@ -8,10 +8,13 @@
 //! check id, the field and the reason, so nobody is paged for a typo (gobearmon's bug 26).
 
 mod dns;
+mod exec;
 mod http;
 mod icmp;
 mod params;
+pub mod perfdata;
 mod probes;
+pub mod process;
 mod redact;
 mod ssl_expire;
 mod tcp;
@@ -21,9 +24,11 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 pub use dns::DnsParams;
+pub use exec::{ExecParams, MAX_OUTPUT};
 pub use http::HttpParams;
 pub use icmp::IcmpParams;
 pub use params::InvalidCheck;
+pub use perfdata::Perf;
 pub use probes::{ProbeConfig, Probes};
 pub use redact::Redacted;
 pub use ssl_expire::SslExpireParams;
@@ -114,6 +119,9 @@ pub struct Outcome {
     pub message: String,
     /// Wall time of the run.
     pub latency: Duration,
+    /// An `exec` plugin's performance data, when it printed any; `None` for the other kinds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub perfdata: Option<Vec<Perf>>,
 }
 
 impl Outcome {
@@ -128,7 +136,7 @@ impl Outcome {
     }
     /// A result in one of the four states; the verdict follows from it.
     pub fn with_state(state: State, message: impl Into<String>, latency: Duration) -> Self {
-        Outcome { verdict: state.verdict(), state, message: message.into(), latency }
+        Outcome { verdict: state.verdict(), state, message: message.into(), latency, perfdata: None }
     }
 }
 
@@ -152,12 +160,14 @@ pub enum CheckSpec {
     Icmp(IcmpParams),
     SslExpire(SslExpireParams),
     Dns(DnsParams),
+    /// A Nagios plugin, run by the worker with its exit code as the state.
+    Exec(ExecParams),
     /// A cluster worker's liveness, evaluated by the controller.
     Worker(WorkerParams),
 }
 
 /// The names accepted in `checks.type`.
-pub const KINDS: [&str; 6] = ["http", "tcp", "icmp", "ssl_expire", "dns", "worker"];
+pub const KINDS: [&str; 7] = ["http", "tcp", "icmp", "ssl_expire", "dns", "exec", "worker"];
 
 impl CheckSpec {
     /// Parses `checks.type` and `checks.data` as gobearmon does (unknown JSON keys are
@@ -181,6 +191,7 @@ impl CheckSpec {
                 params::decode(check_id, data, ssl_expire::KEYS).map(|(p, u)| (Self::SslExpire(p), u))
             }
             "dns" => params::decode(check_id, data, dns::KEYS).map(|(p, u)| (Self::Dns(p), u)),
+            "exec" => params::decode(check_id, data, exec::KEYS).map(|(p, u)| (Self::Exec(p), u)),
             "worker" => params::decode(check_id, data, worker::KEYS).map(|(p, u)| (Self::Worker(p), u)),
             other => Err(InvalidCheck::new(
                 check_id,
@@ -194,6 +205,7 @@ impl CheckSpec {
             Self::Icmp(p) => p.validate(),
             Self::SslExpire(p) => p.validate(),
             Self::Dns(p) => p.validate(),
+            Self::Exec(p) => p.validate(),
             Self::Worker(p) => p.validate(),
         };
         validated.map_err(|(field, reason)| InvalidCheck::new(check_id, field, reason))?;
@@ -212,6 +224,7 @@ impl CheckSpec {
             Self::Icmp(_) => "icmp",
             Self::SslExpire(_) => "ssl_expire",
             Self::Dns(_) => "dns",
+            Self::Exec(_) => "exec",
             Self::Worker(_) => "worker",
         }
     }
@@ -224,6 +237,7 @@ impl CheckSpec {
             Self::Icmp(p) => params::clamp_timeout(p.timeout),
             Self::SslExpire(p) => params::clamp_timeout(p.timeout),
             Self::Dns(p) => params::clamp_timeout(p.timeout),
+            Self::Exec(p) => params::clamp_timeout(p.timeout),
             Self::Worker(_) => params::clamp_timeout(0),
         }
     }
@@ -239,11 +253,23 @@ impl CheckSpec {
 
     /// Runs the check once. Never panics and never takes longer than [`Self::timeout`] plus a
     /// few milliseconds: whatever the kind is doing when the deadline passes is dropped,
-    /// which closes its sockets.
+    /// which closes its sockets (an `exec` plugin's process group is killed and reaped).
     pub async fn run(&self, probes: &Probes) -> Outcome {
+        self.run_with_env(probes, &[]).await
+    }
+
+    /// [`Self::run`], giving an `exec` plugin these environment variables on top of the
+    /// worker's and the check's own (the `NAGIOS_*` macros its caller knows); the other
+    /// kinds ignore them.
+    pub async fn run_with_env(&self, probes: &Probes, env: &[(String, String)]) -> Outcome {
         let started = Instant::now();
         let limit = self.timeout();
         let deadline = tokio::time::Instant::now() + limit;
+        // A plugin has four states, not pass/fail, and must be killed (not dropped) at the
+        // deadline: it answers with its own Outcome.
+        if let Self::Exec(p) = self {
+            return p.run(env, deadline, limit).await;
+        }
         let fut = async {
             match self {
                 Self::Http(p) => p.run(probes, deadline).await,
@@ -252,6 +278,8 @@ impl CheckSpec {
                 Self::SslExpire(p) => p.run(deadline).await,
                 Self::Dns(p) => p.run(probes, deadline).await,
                 Self::Worker(p) => p.run().await,
+                // Answered above; never reached, and no panic if it were.
+                Self::Exec(_) => Err(Failure::Local("exec checks run through ExecParams::run".into())),
             }
         };
         let result = tokio::time::timeout_at(deadline, fut).await;

@@ -5,7 +5,8 @@
 //! What counts as a secret: the value of a secret-named key anywhere in the JSON (string or
 //! number), the password or a lone username in a URL's userinfo, the value of a
 //! secret-named query parameter in a URL, the http check's request `body` and the tcp
-//! check's `payload`.
+//! check's `payload`, an exec check's `env` values and its plugin arguments that follow a
+//! password option (`secret_args`).
 
 use serde_json::Value;
 
@@ -153,11 +154,91 @@ fn decode(s: &str, plus_is_space: bool) -> String {
         .map_or_else(|| s.to_string(), |(_, v)| v.into_owned())
 }
 
+/// Short plugin options whose value is a credential in the common Nagios plugins
+/// (`check_mysql -p`, `check_ldap -P`, `check_http -a user:pass`, `check_snmp -C`), but a
+/// port or a number of days in others (`check_tcp -p 80`, `check_http -C 30,14`): their
+/// value counts as a secret unless it is only digits, `,`, `.` and `:`.
+const SECRET_SHORT_OPTS: &[char] = &['p', 'P', 'a', 'C'];
+
+/// The arguments of a plugin's argv that are credentials: the value of a long option with a
+/// secret name (`--password x`, `--authpassword=x`, `--community x`) and of the short
+/// options in [`SECRET_SHORT_OPTS`] (`-p x`, `-px`) when it is not a number. A heuristic:
+/// plugins name their options freely, so a site with others should pass them in `env`.
+fn secret_args(argv: &[String]) -> Vec<String> {
+    let long_secret =
+        |name: &str| is_secret_key(name) || normalise(name).ends_with("passwd") || name == "community";
+    let numeric = |v: &str| !v.is_empty() && v.chars().all(|c| c.is_ascii_digit() || ",.:".contains(c));
+    let mut found = Vec::new();
+    let mut args = argv.iter().skip(1);
+    while let Some(arg) = args.next() {
+        if let Some(long) = arg.strip_prefix("--") {
+            match long.split_once('=') {
+                Some((name, value)) if long_secret(name) => found.push(value.to_string()),
+                None if long_secret(long) => found.extend(args.next().cloned()),
+                _ => {}
+            }
+        } else if let Some(short) = arg.strip_prefix('-')
+            && let Some(opt) = short.chars().next()
+            && SECRET_SHORT_OPTS.contains(&opt)
+        {
+            let value = if short.len() > 1 { Some(short[1..].to_string()) } else { args.next().cloned() };
+            found.extend(value.filter(|v| !numeric(v)));
+        }
+    }
+    found.retain(|v| !v.is_empty());
+    found
+}
+
+/// An exec check's `command` (a list) or `command_line` (split as the check does): its
+/// secret arguments replaced. A line whose secrets cannot be found as written (escaped in
+/// it) is withheld whole.
+fn redact_command(key: &str, val: &mut Value, found: &mut Vec<String>) {
+    match (key, val) {
+        ("command", Value::Array(items)) => {
+            let argv: Vec<String> =
+                items.iter().map(|i| i.as_str().unwrap_or_default().to_string()).collect();
+            let secrets = secret_args(&argv);
+            for item in items.iter_mut() {
+                if let Value::String(arg) = item {
+                    // `--password=x` as well as a lone `x`.
+                    for s in &secrets {
+                        *arg = arg.replace(s.as_str(), REDACTED);
+                    }
+                }
+            }
+            secrets.iter().for_each(|s| push_secret(s, found));
+        }
+        ("command_line", Value::String(line)) => {
+            let secrets = shlex::split(line).map(|argv| secret_args(&argv)).unwrap_or_default();
+            let mut shown = line.clone();
+            for s in &secrets {
+                shown = shown.replace(s.as_str(), REDACTED);
+            }
+            let left =
+                shlex::split(&shown).is_none_or(|argv| secret_args(&argv).iter().any(|a| a != REDACTED));
+            *line = if left { REDACTED.to_string() } else { shown };
+            secrets.iter().for_each(|s| push_secret(s, found));
+        }
+        _ => {}
+    }
+}
+
 fn walk(v: &mut Value, found: &mut Vec<String>) {
     match v {
         Value::Object(map) => {
             for (k, val) in map.iter_mut() {
-                if is_secret_key(k) {
+                if k == "env"
+                    && let Value::Object(vars) = val
+                {
+                    // An exec check's environment is where credentials go: every value.
+                    for var in vars.values_mut().filter(|v| !v.is_null()) {
+                        collect(var, found);
+                        *var = Value::String(REDACTED.into());
+                    }
+                } else if k == "command" || k == "command_line" {
+                    redact_command(k, val, found);
+                    walk(val, found); // URLs among the arguments
+                } else if is_secret_key(k) {
                     if val.is_null() {
                         continue;
                     }
@@ -321,6 +402,55 @@ mod tests {
         let data = r#"{"url":"https://h/?token=rj-5678 x"}"#;
         if let Err(e) = crate::check::CheckSpec::parse(3, "http", data) {
             assert!(!e.to_string().contains("rj-5678"), "{e}");
+        }
+    }
+
+    /// An exec check's credentials: `env` values, and plugin arguments after a password
+    /// option; ports and other numbers after the same letters stay.
+    #[test]
+    fn exec_command_and_env() {
+        let table: &[(&str, &[&str], &[&str])] = &[
+            (
+                r#"{"command":["/p/check_mysql","-H","db","-u","mon","-p","my-pw-1"]}"#,
+                &["my-pw-1"],
+                &["check_mysql", "mon"],
+            ),
+            (r#"{"command":["/p/check_ldap","-P","ld-pw-2","-p","389"]}"#, &["ld-pw-2"], &["389"]),
+            (
+                r#"{"command":["/p/check_x","--password=eq-pw-3","--authpassword","ap-pw-4"]}"#,
+                &["eq-pw-3", "ap-pw-4"],
+                &["--password="],
+            ),
+            (r#"{"command_line":"/p/check_tcp -H h -p 8080"}"#, &[], &["-p 8080"]),
+            (
+                r#"{"command_line":"/p/check_http -H h -a 'bob:sp ace-5' -p 443"}"#,
+                &["bob:sp ace-5"],
+                &["-p 443", "check_http"],
+            ),
+            (r#"{"command_line":"/p/check_snmp -H h -C pub-comm-6 -o x"}"#, &["pub-comm-6"], &["-o x"]),
+            (r#"{"command_line":"/p/check_x -pattached-7"}"#, &["attached-7"], &["check_x"]),
+            (
+                r#"{"command_line":"/p/check_x --privpasswd es\\ caped-8"}"#,
+                &["es caped-8", "es\\\\ caped-8"],
+                &[],
+            ),
+            (
+                r#"{"command_line":"/p/check_x","env":{"DB_URL":"env-val-9","LANG":"C"}}"#,
+                &["env-val-9"],
+                &["DB_URL", "LANG"],
+            ),
+        ];
+        for (data, secrets, kept) in table {
+            let r = Redacted::new(data);
+            let shown = r.data(data);
+            let scrubbed = r.scrub(&format!("plugin said: {}", secrets.join(" ")));
+            for secret in *secrets {
+                assert!(!shown.contains(secret), "{secret} shown in {shown}");
+                assert!(!scrubbed.contains(secret), "{secret} left in {scrubbed}");
+            }
+            for k in *kept {
+                assert!(shown.contains(k), "{k:?} lost from {shown}");
+            }
         }
     }
 

@@ -49,7 +49,7 @@ pub enum Command {
     },
     /// Run one check once, here, and print the outcome. Exit code 0 when online.
     Probe {
-        /// A check type: http, tcp, icmp, ssl_expire, dns.
+        /// A check type: http, tcp, icmp, ssl_expire, dns, exec.
         #[arg(long = "type")]
         kind: String,
         /// The check's JSON, as in checks.data.
