@@ -152,9 +152,45 @@ pub struct PolicyConfig {
     /// Shinken's 20 and 30 by default.
     pub low_flap_threshold: Option<f64>,
     pub high_flap_threshold: Option<f64>,
+    /// A command line or `https://` URL run on every check's state changes, before the
+    /// check's own `event_handler`.
+    pub global_event_handler: Option<String>,
+    /// Seconds an event handler may run before its process group is killed (30).
+    pub event_handler_timeout: Option<u64>,
+    /// `false` turns every event handler off (Nagios's `enable_event_handlers`).
+    pub enable_event_handlers: Option<bool>,
 }
 
 impl PolicyConfig {
+    /// The event handler settings, checked.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] naming the key of a bad value.
+    pub fn handlers(&self) -> Result<crate::policy::handler::HandlerConfig, ConfigError> {
+        let d = crate::policy::handler::HandlerConfig::default();
+        let timeout_secs = self.event_handler_timeout.unwrap_or(d.timeout_secs);
+        if !(1..=3600).contains(&timeout_secs) {
+            return Err(ConfigError::Invalid {
+                key: "policy.event_handler_timeout",
+                reason: format!("{timeout_secs} is not between 1 and 3600 seconds"),
+            });
+        }
+        let global = self.global_event_handler.clone().filter(|g| !g.trim().is_empty());
+        if let Some(g) = &global
+            && g.trim_start().starts_with("http://")
+        {
+            return Err(ConfigError::Invalid {
+                key: "policy.global_event_handler",
+                reason: "an event handler URL must be https://, not http://".into(),
+            });
+        }
+        Ok(crate::policy::handler::HandlerConfig {
+            enabled: self.enable_event_handlers.unwrap_or(true),
+            global,
+            timeout_secs,
+        })
+    }
+
     /// The flap thresholds, checked.
     ///
     /// # Errors
@@ -304,6 +340,8 @@ pub struct WorkerConfig {
     pub policy_tz: jiff::tz::TimeZone,
     /// `[policy] low_flap_threshold`, `high_flap_threshold`.
     pub flap_thresholds: crate::policy::flap::Thresholds,
+    /// `[policy]`'s event handler settings.
+    pub event_handlers: crate::policy::handler::HandlerConfig,
 }
 
 /// Worker flags, each `None` when not given.
@@ -393,6 +431,7 @@ impl WorkerConfig {
             http: file.http,
             policy_tz: file.policy.time_zone()?,
             flap_thresholds: file.policy.flap_thresholds()?,
+            event_handlers: file.policy.handlers()?,
         })
     }
 }

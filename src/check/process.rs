@@ -95,7 +95,7 @@ pub enum ProcessError {
 }
 
 /// Runs `argv` (the program, then its arguments; no shell) with the worker's environment
-/// plus `env`, stdin closed, until it exits or `deadline` passes.
+/// (less its `BEARMON_*` settings) plus `env`, stdin closed, until it exits or `deadline` passes.
 ///
 /// # Errors
 /// [`ProcessError`] when it cannot be started (or waited for). A program that fails, dies
@@ -107,7 +107,14 @@ pub async fn run_process(
     max_output: usize,
 ) -> Result<ProcessOutput, ProcessError> {
     let Some((program, args)) = argv.split_first() else { return Err(ProcessError::Empty) };
-    let mut child = Command::new(program)
+    let mut cmd = Command::new(program);
+    // The worker's own settings (`BEARMON_DATABASE` holds a password) are not a plugin's.
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("BEARMON_") {
+            cmd.env_remove(&k);
+        }
+    }
+    let mut child = cmd
         .args(args)
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())

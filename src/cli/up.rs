@@ -118,6 +118,7 @@ pub async fn run(
             http: file.http.clone(),
             policy_tz: policy_tz.clone(),
             flap_thresholds: file.policy.flap_thresholds()?,
+            event_handlers: file.policy.handlers()?,
         };
         let l = tokio::net::TcpListener::bind(cfg.listen).await?;
         let stop = stop.clone();

@@ -104,6 +104,8 @@ pub struct Setup {
     pub policy_tz: jiff::tz::TimeZone,
     /// `[policy]`'s flap thresholds.
     pub flap_thresholds: crate::policy::flap::Thresholds,
+    /// `[policy]`'s event handler settings.
+    pub event_handlers: crate::policy::handler::HandlerConfig,
 }
 
 /// Reads the policy tables, naming rows that point at checks or contacts `snapshot` lacks.
@@ -142,6 +144,7 @@ impl Controller {
             viewserver,
             policy_tz,
             flap_thresholds,
+            event_handlers,
         } = setup;
         let fence = Fence::claim(&db, &name).await?;
         // Loaded after the claim: every write of an earlier term is committed (or refused) by
@@ -157,6 +160,7 @@ impl Controller {
         let rows = load_policy(&db, watcher.snapshot(), now).await?;
         inner.policy.book.load(rows, policy_tz.clone());
         inner.policy.flap_defaults = flap_thresholds;
+        inner.handlers.config = event_handlers;
         for c in watcher.snapshot().contacts.values() {
             inner.policy.book.set_contact(c.id, c.options.as_deref());
         }
@@ -277,6 +281,7 @@ impl Controller {
         }
         let now = Now::read();
         let mut out = Effects::default();
+        let handlers;
         let assignment = {
             let mut inner = self.lock();
             let fresh = inner.touch_member(&req.worker, &req.url, now.mono);
@@ -288,6 +293,10 @@ impl Controller {
             for r in &req.results {
                 inner.on_result(&req.worker, r, now, &live_refs, &mut out);
             }
+            for h in &req.handled {
+                inner.handlers.record(&req.worker, h.clone());
+            }
+            handlers = inner.handlers.take_for(&req.worker);
             if self.assigning() {
                 inner.assign.changes_for(&req.worker, req.version).map(|ch| AssignmentMsg {
                     version: ch.version,
@@ -305,7 +314,7 @@ impl Controller {
             }
         };
         self.dispatch(out);
-        Ok(SyncResponse { term: self.term(), assignment })
+        Ok(SyncResponse { term: self.term(), assignment, handlers })
     }
 
     /// Drops the recipients of `f` that no `contacts` row exists for (yet): an alert may be

@@ -92,6 +92,23 @@ pub(in crate::controller) fn status_of(s: &CheckState, inner: &Inner, recent: us
             })
             .flatten(),
         notification: notification_view(s, inner),
+        event_handlers: inner
+            .handlers
+            .runs
+            .get(&s.def.id)
+            .map(|runs| {
+                runs.iter()
+                    .map(|h| crate::web::view::HandlerRunView {
+                        handler: h.label.clone(),
+                        at: rfc3339(h.started_ms),
+                        duration_ms: h.duration_ms,
+                        exit_code: h.exit_code,
+                        output: s.redacted.scrub(&h.output),
+                        timed_out: h.timed_out,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
     }
 }
 

@@ -143,6 +143,9 @@ pub struct SyncRequest {
     /// The assignment version the worker holds (0: none), within that term.
     pub version: u64,
     pub results: Vec<ResultMsg>,
+    /// Event handlers this worker ran since its last sync.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub handled: Vec<HandledMsg>,
 }
 
 /// Changes to a worker's assignment.
@@ -160,6 +163,43 @@ pub struct SyncResponse {
     pub term: u64,
     /// `None` when the worker's copy is current.
     pub assignment: Option<AssignmentMsg>,
+    /// Event handlers to run now, for checks this worker holds, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub handlers: Vec<HandlerMsg>,
+}
+
+/// One event handler to run: a command line (its words' `$MACRO$`s are replaced by the
+/// worker) or an `https://` URL (POSTed the macros as JSON).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HandlerMsg {
+    pub check_id: i64,
+    /// Numbers the controller's handler runs, so an answer finds its request.
+    pub seq: u64,
+    /// `global` or `check`.
+    pub label: String,
+    pub command: String,
+    /// Nagios's macros, without their `$`s; also exported as `NAGIOS_<NAME>`.
+    pub macros: Vec<(String, String)>,
+    pub timeout_secs: u64,
+}
+
+/// What an event handler run did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HandledMsg {
+    pub check_id: i64,
+    pub seq: u64,
+    pub label: String,
+    /// Unix ms when it started.
+    pub started_ms: i64,
+    pub duration_ms: f64,
+    /// The exit code (a command) or HTTP status (a URL); `None` when it did not finish.
+    #[serde(default)]
+    pub exit_code: Option<i32>,
+    /// Its output, bounded; or why it could not run.
+    #[serde(default)]
+    pub output: String,
+    #[serde(default)]
+    pub timed_out: bool,
 }
 
 /// One confirmation request.

@@ -13,6 +13,7 @@ pub mod downtime;
 pub mod flap;
 #[cfg(test)]
 mod flap_tests;
+pub mod handler;
 pub mod notify;
 #[cfg(test)]
 mod notify_tests;

@@ -277,7 +277,8 @@ pub fn check(
     let c = &detail.check;
     let st = c.status.as_str();
     let msg = c.error.as_deref().or(c.last_result.as_ref().map(|l| l.message.as_str())).unwrap_or("");
-    let notify_html = page_notify::section(c, sent) + "<!--stalking-->";
+    let notify_html =
+        page_notify::section(c, sent) + &page_notify::handlers_section(&c.event_handlers) + "<!--stalking-->";
     let main = format!(
         "{}<h2 class=\"{st}\">{} <span class=\"st\">{st}</span>{}</h2><p>Type {} · every {} s · delay {} · since {} · worker {}</p>\
          <p class=\"msg\">{}</p>{}<h3>Last results</h3>{}<h3>Last day (availability per hour, p95 latency)</h3>{}\

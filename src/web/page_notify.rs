@@ -49,6 +49,35 @@ pub fn stalking_section(events: &[crate::web::view::StalkView]) -> String {
     )
 }
 
+/// The last event handler runs on a check's page (nothing when there are none).
+pub fn handlers_section(runs: &[crate::web::view::HandlerRunView]) -> String {
+    if runs.is_empty() {
+        return String::new();
+    }
+    let rows: String = runs
+        .iter()
+        .rev()
+        .map(|h| {
+            let exit = match (h.exit_code, h.timed_out) {
+                (_, true) => "timed out".to_string(),
+                (Some(c), _) => c.to_string(),
+                (None, _) => "did not run".to_string(),
+            };
+            format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.0} ms</td><td class=\"msg\">{}</td></tr>",
+                esc(h.at.as_deref().unwrap_or("")),
+                esc(&h.handler),
+                esc(&exit),
+                h.duration_ms,
+                esc(&h.output)
+            )
+        })
+        .collect();
+    format!(
+        "<section class=\"handlers\"><h2>Event handlers</h2><table><tr><th>time</th><th>handler</th><th>exit</th><th>took</th><th>output</th></tr>{rows}</table></section>"
+    )
+}
+
 /// The badges after a check's state on the list: in downtime, acknowledged, soft N/M,
 /// unreachable, flapping.
 pub fn badges(c: &CheckStatus) -> String {

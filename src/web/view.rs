@@ -88,6 +88,24 @@ pub struct CheckStatus {
     /// The open problem's notifications, when the check is in one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notification: Option<NotificationView>,
+    /// The last event handler runs (`options.event_handler`, `[policy]
+    /// global_event_handler`), oldest first; absent when none ran since the controller started.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub event_handlers: Vec<HandlerRunView>,
+}
+
+/// What one event handler run did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HandlerRunView {
+    /// `global` or `check`.
+    pub handler: String,
+    pub at: Option<String>,
+    pub duration_ms: f64,
+    /// The exit code (0 for a URL answering 2xx, else its HTTP status); `null` when it did
+    /// not finish or could not start.
+    pub exit_code: Option<i32>,
+    pub output: String,
+    pub timed_out: bool,
 }
 
 /// Where a check's open problem stands with its notifications.

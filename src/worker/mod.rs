@@ -5,6 +5,7 @@
 mod api;
 mod asked;
 mod cache;
+mod handler;
 pub mod schedule;
 
 use std::sync::{Arc, Mutex};
@@ -25,7 +26,9 @@ use crate::config::WorkerConfig;
 use crate::controller::{Controller, Setup, SyncRefused};
 use crate::db::{self, Db};
 use crate::metrics::Metrics;
-use crate::node::proto::{AskRequest, ClusterView, Heartbeat, ResultMsg, SyncRequest, SyncResponse};
+use crate::node::proto::{
+    AskRequest, ClusterView, HandledMsg, Heartbeat, ResultMsg, SyncRequest, SyncResponse,
+};
 use crate::node::{NodeBase, NodeClient, NodeError, PeerNode, Signed, json_error, not_found};
 use crate::util::{lock, now_ms};
 use crate::web::auth::ApiAuth;
@@ -46,6 +49,10 @@ struct Shared {
     schedule_changed: Notify,
     asked: Mutex<asked::Asked>,
     cache: cache::Cache,
+    /// Event handler runs: at most [`handler::MAX_RUNNING`] state changes at once, and
+    /// what they did, for the next sync.
+    handler_slots: Arc<Semaphore>,
+    handled: Mutex<Vec<HandledMsg>>,
     results: Mutex<Vec<ResultMsg>>,
     results_ready: Notify,
     view: watch::Sender<Option<ClusterView>>,
@@ -98,6 +105,8 @@ pub async fn run(cfg: WorkerConfig, listener: TcpListener, stop: CancellationTok
         schedule: Mutex::new(Schedule::default()),
         schedule_changed: Notify::new(),
         asked: Mutex::new(asked::Asked::default()),
+        handler_slots: handler::slots(),
+        handled: Mutex::new(Vec::new()),
         cache: cache::Cache::new(base.metrics.cache_hits.clone(), base.metrics.cache_misses.clone()),
         results: Mutex::new(Vec::new()),
         results_ready: Notify::new(),
@@ -253,6 +262,7 @@ fn on_view(shared: &Arc<Shared>, ctrl: Option<Arc<Controller>>, view: &ClusterVi
                 viewserver: shared.cfg.viewserver.clone(),
                 policy_tz: shared.cfg.policy_tz.clone(),
                 flap_thresholds: shared.cfg.flap_thresholds,
+                event_handlers: shared.cfg.event_handlers.clone(),
             };
             let started = Controller::start(setup, db, &shared.stop).await;
             match started {
@@ -290,6 +300,7 @@ async fn sync_loop(shared: Arc<Shared>) {
         let view = shared.view.borrow().clone();
         let Some((term, url)) = view.and_then(|v| v.controller_url.map(|u| (v.term, u))) else { continue };
         let results = std::mem::take(&mut *lock(&shared.results));
+        let handled = std::mem::take(&mut *lock(&shared.handled));
         let count = results.len();
         let req = SyncRequest {
             worker: shared.cfg.name.clone(),
@@ -297,6 +308,7 @@ async fn sync_loop(shared: Arc<Shared>) {
             term,
             version: lock(&shared.schedule).version_for(term),
             results,
+            handled,
         };
         let timeout = (period * 5).clamp(Duration::from_secs(2), Duration::from_secs(10));
         match shared.client.post::<_, SyncResponse>(&url, "/cluster/sync", &req, timeout).await {
@@ -305,6 +317,9 @@ async fn sync_loop(shared: Arc<Shared>) {
                     tracing::info!(controller = %url, "controller reachable again");
                 }
                 failing = false;
+                if !resp.handlers.is_empty() && resp.term == term {
+                    handler::start(&shared, resp.handlers);
+                }
                 if let Some(a) = resp.assignment.filter(|_| resp.term == term) {
                     let problems = lock(&shared.schedule).apply(term, &a, now_ms());
                     for p in problems {
@@ -318,6 +333,7 @@ async fn sync_loop(shared: Arc<Shared>) {
             }
             Err(e) => {
                 shared.push_results(req.results, true);
+                lock(&shared.handled).extend(req.handled);
                 if !failing {
                     tracing::warn!(error = %e, pending = count, "cannot sync with the controller; keeping results");
                 }

@@ -80,6 +80,8 @@ pub struct Inner {
     weak: BTreeSet<i64>,
     /// Who is told, and when: the policy tables, open problems, notification timers.
     pub policy: Policy,
+    /// Event handler runs waiting for their workers, and what the last ones did.
+    pub handlers: Handlers,
 }
 
 impl Inner {
@@ -116,6 +118,7 @@ impl Inner {
             flips: 0,
             weak: BTreeSet::new(),
             policy: Policy::default(),
+            handlers: Handlers::default(),
         }
     }
 
@@ -273,6 +276,8 @@ impl Inner {
             if flips { hold::unreachable(&self.policy.book, &self.checks, id, since, now.ms) } else { None };
         let Some(st) = self.checks.get_mut(&id) else { return };
         let mut wrote_streak = false;
+        // SOFT attempts confirmed in this step, for the event handlers.
+        let mut soft = Vec::new();
         for a in actions {
             match a {
                 Action::Ask { round, workers } => {
@@ -299,6 +304,7 @@ impl Inner {
                     out.commits.push(Commit::Streak { check_id: id, streak });
                     wrote_streak = true;
                     st.waiting.clear();
+                    soft.push(streak);
                 }
                 Action::Flip { to, round, .. } => {
                     tracing::info!(check = id, name = %st.def.name, to = to.as_str(), round, "check flips");
@@ -345,6 +351,13 @@ impl Inner {
         }
         if st.waiting.is_empty() {
             self.open.remove(&id);
+        }
+        let reset = !flips && streak_before > 0 && st.decider.streak() == 0;
+        for streak in soft {
+            self.handle_soft(id, streak, now);
+        }
+        if flips || reset {
+            self.handle_settled(id, flips, now);
         }
     }
 
@@ -434,6 +447,7 @@ impl Inner {
 }
 mod check;
 mod flapping;
+mod handlers;
 mod hold;
 mod notify;
 #[cfg(test)]
@@ -445,5 +459,6 @@ mod warning;
 mod worker_checks;
 
 pub use check::{CheckState, LastResult};
+pub use handlers::Handlers;
 pub use hold::unreachable;
 pub use notify::{Book, Policy};

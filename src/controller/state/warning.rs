@@ -25,9 +25,20 @@ impl Inner {
         let parent = hold::unreachable(&self.policy.book, &self.checks, id, now.ms, now.ms);
         let pol = &mut self.policy;
         let mut slot = pol.warnings.remove(&id);
+        let before = slot.as_ref().map(|w| w.hard);
         let max = st.def.delay.saturating_add(1);
         let notice =
             pol.book.with_parent(&st.def, parent, |c| warning::observe(c, &mut slot, state, max, now.ms));
+        // The event handlers hear of every SOFT WARNING attempt, the HARD one, and the end.
+        let change = match (&slot, before) {
+            (Some(w), Some(true)) if w.hard => None,
+            (Some(w), _) if state == State::Warning => {
+                Some((State::Warning, State::Ok, w.hard, w.count.min(max)))
+            }
+            (Some(_), _) => None,
+            (None, Some(hard)) if state == State::Ok => Some((State::Ok, State::Warning, hard, 1)),
+            (None, _) => None,
+        };
         if let Some(w) = slot {
             if w.hard && w.count == max {
                 tracing::warn!(check = id, name = %st.def.name, "check is in a hard WARNING state");
@@ -38,6 +49,9 @@ impl Inner {
             n.contacts.retain(|c| pol.book.contact_period_ok(*c));
             tracing::info!(check = id, kind = n.kind.as_str(), contacts = ?n.contacts, "WARNING notification");
             out.commits.push(Commit::Notice(notice_commit(st, n)));
+        }
+        if let Some((to, last, hard, attempt)) = change {
+            self.handle_warning(id, to, last, hard, attempt, now);
         }
     }
 }
