@@ -126,6 +126,15 @@ impl Graph {
         self.by_child.is_empty()
     }
 
+    /// The checks with a dependency that may hold their execution (for `inherits_parent`,
+    /// a check's own row is what makes its parents' parents count).
+    pub fn executing_children(&self) -> impl Iterator<Item = i64> + '_ {
+        self.by_child
+            .iter()
+            .filter(|(_, deps)| deps.iter().any(|d| d.execution != Criteria::NONE))
+            .map(|(c, _)| *c)
+    }
+
     /// The dependencies of a check.
     pub fn of(&self, check: i64) -> &[Arc<Dependency>] {
         self.by_child.get(&check).map(Vec::as_slice).unwrap_or_default()

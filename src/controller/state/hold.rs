@@ -2,6 +2,8 @@
 //! dependency fails it is not run, while a notification dependency fails it is UNREACHABLE
 //! and pages nobody (`policy::depend` decides; this feeds it the checks' states).
 
+use std::collections::BTreeSet;
+
 use super::notify::Book;
 use super::{CheckState, Inner};
 use crate::controller::table::Table;
@@ -23,9 +25,27 @@ impl Inner {
             return;
         }
         pol.periods_seen_ms = now.ms;
+        // Only the checks that may be held are looked at: a cluster without check periods
+        // and execution dependencies pays nothing here. The set is rebuilt after a change to
+        // a definition or to the policy tables (`Inner::on_delta` drops it).
+        let candidates = pol.held_candidates.get_or_insert_with(|| {
+            let mut c: BTreeSet<i64> = self
+                .checks
+                .iter()
+                .filter(|(_, st)| st.def.options.check_period.is_some())
+                .map(|(id, _)| *id)
+                .collect();
+            c.extend(pol.book.graph.executing_children());
+            c.extend(pol.outside.iter().copied());
+            c
+        });
         let book = &pol.book;
         let mut changes: Vec<(i64, bool, bool)> = Vec::new();
-        for (id, st) in self.checks.iter() {
+        for id in candidates.iter() {
+            let Some(st) = self.checks.get(id) else {
+                // Removed: `forget` took it out of `outside` already.
+                continue;
+            };
             let in_period = match st.def.options.check_period.as_deref() {
                 None => true,
                 Some(p) => notify::in_period(&book.periods, Some(p), now.ms),

@@ -401,6 +401,9 @@ impl Inner {
 
     /// Applies what the database watcher saw.
     pub fn on_delta(&mut self, d: Delta, started: bool, now: Now) {
+        // A definition or a policy table changed: which checks a period or a parent may
+        // hold is looked at again at the next tick.
+        self.policy.held_candidates = None;
         match d {
             Delta::Upserted(def) => {
                 let id = def.id;
