@@ -7,9 +7,12 @@
 #                    [--kind http|tcp|icmp] [--workers N] [--record] [--debug] [--label TEXT]
 #                    [--peer blackbox|nagios]... [--peer-seconds W] [--max-rate] [--detect N] [--failover]
 #                    [--dead-after S] [--ab-requests N] [--timeperiods N] [--escalations M]
+#                    [--flap-detection] [--dependencies]
 #
 # --timeperiods/--escalations fill issue 17's policy tables after the checks (see
-# src/bin/bearmon-bench/policy.rs). --record appends a row to BENCHMARKS.md; --debug uses a
+# src/bin/bearmon-bench/policy.rs); --flap-detection/--dependencies turn on issue 18's flap
+# detection for every check and give 99 checks in 100 a parent (states.rs). --record appends
+# a row to BENCHMARKS.md; --debug uses a
 # debug build (the smoke run of scripts/test.sh). Defaults: 100,000 http checks, interval 60,
 # confirmations 2, 300 s.
 set -euo pipefail

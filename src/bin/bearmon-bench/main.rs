@@ -26,6 +26,7 @@ mod probe;
 mod record;
 mod report;
 mod sample;
+mod states;
 mod window;
 
 use std::time::{Duration, Instant};
@@ -62,6 +63,8 @@ async fn main() {
     eprintln!("loaded {} checks in {:.1} s", a.checks, t.elapsed().as_secs_f64());
     let policy_rows =
         if a.timeperiods + a.escalations > 0 { policy::load(&db, &a).await } else { Value::Null };
+    let state_policy =
+        if a.flap_detection || a.dependencies { states::load(&db, &a).await } else { Value::Null };
     let (probe, probe_port) = probe::start_probe().await;
     if a.detect > 0 {
         load::add_detect(&db, a.detect, a.interval, probe_port).await;
@@ -120,6 +123,7 @@ async fn main() {
     };
     let mut result = report::result(&a, &figures, &roles, &max, &peer_results, &detection, &failover_s);
     result["policy_rows"] = policy_rows;
+    result["state_policy"] = state_policy;
     println!("{}", serde_json::to_string_pretty(&result).unwrap());
     if let Some(path) = &a.record {
         record::append(path, &a, &figures, &result, &peer_results, demanded);

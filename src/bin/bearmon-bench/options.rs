@@ -79,4 +79,10 @@ pub struct Args {
     /// The share (%) of checks and of those contacts given `options` naming a timeperiod.
     #[arg(long, default_value_t = 10)]
     pub policy_options_percent: usize,
+    /// Flap detection on for every check (issue 18; see `states`).
+    #[arg(long)]
+    pub flap_detection: bool,
+    /// One dependency for every check but one in 100, on the first of its hundred.
+    #[arg(long)]
+    pub dependencies: bool,
 }

@@ -110,11 +110,11 @@ fn lit(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
-async fn exec(db: &Db, sql: String) {
+pub async fn exec(db: &Db, sql: String) {
     sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(db.pool()).await.unwrap();
 }
 
-async fn ids(db: &Db, table: &str, filter: &str) -> Vec<i64> {
+pub async fn ids(db: &Db, table: &str, filter: &str) -> Vec<i64> {
     use sqlx::Row;
     let sql = format!("SELECT CAST(id AS BIGINT) FROM {table} WHERE {filter} ORDER BY id");
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(db.pool()).await.unwrap();
