@@ -15,11 +15,7 @@ use common::{exec, fresh_db, last_id};
 const FAST: &str = "[alerts]\nretry_first_secs = 0.5\nretry_max_secs = 2\n";
 
 fn types(hooks: &Receiver) -> Vec<String> {
-    hooks
-        .seen_at("/ops")
-        .iter()
-        .map(|s| s.form().get("notification_type").cloned().unwrap_or_default())
-        .collect()
+    hooks.notification_types("/ops")
 }
 
 async fn a_warning_plugin_pages_once_and_recovers(backend: Backend) {

@@ -90,6 +90,8 @@ pub enum Kind {
 #[derive(Debug, Clone, Default)]
 pub struct Graph {
     by_child: HashMap<i64, Vec<Arc<Dependency>>>,
+    /// The dependent checks of each parent.
+    by_parent: HashMap<i64, Vec<i64>>,
 }
 
 /// How deep `inherits_parent` is followed (cycles are refused at build; this bounds a long
@@ -117,6 +119,7 @@ impl Graph {
                 continue;
             }
             edges.entry(d.check_id).or_default().insert(d.parent_id);
+            g.by_parent.entry(d.parent_id).or_default().push(d.check_id);
             g.by_child.entry(d.check_id).or_default().push(Arc::new(d));
         }
         (g, bad)
@@ -133,6 +136,35 @@ impl Graph {
             .iter()
             .filter(|(_, deps)| deps.iter().any(|d| d.execution != Criteria::NONE))
             .map(|(c, _)| *c)
+    }
+
+    /// The checks with an execution dependency that has a `dependency_period`: whether it
+    /// holds them changes with time, not only with their parents' states.
+    pub fn timed_children(&self) -> impl Iterator<Item = i64> + '_ {
+        self.by_child
+            .iter()
+            .filter(|(_, deps)| deps.iter().any(|d| d.execution != Criteria::NONE && d.period.is_some()))
+            .map(|(c, _)| *c)
+    }
+
+    /// Every check whose dependencies may read the state of one of `parents` (their
+    /// dependents, and theirs, as `inherits_parent` follows them), at most [`MAX_DEPTH`] deep.
+    pub fn dependents_of(&self, parents: impl IntoIterator<Item = i64>) -> BTreeSet<i64> {
+        let mut out = BTreeSet::new();
+        let mut level: Vec<i64> = parents.into_iter().collect();
+        for _ in 0..MAX_DEPTH {
+            let next: Vec<i64> = level
+                .iter()
+                .flat_map(|p| self.by_parent.get(p).map(Vec::as_slice).unwrap_or_default())
+                .copied()
+                .filter(|c| out.insert(*c))
+                .collect();
+            if next.is_empty() {
+                break;
+            }
+            level = next;
+        }
+        out
     }
 
     /// The dependencies of a check.
@@ -253,6 +285,24 @@ mod tests {
 
     fn always(_: &str) -> bool {
         true
+    }
+
+    #[test]
+    fn the_dependents_of_a_parent_are_found_down_the_chain() {
+        let row = |id, check_id, parent_id| Dependency {
+            id,
+            check_id,
+            parent_id,
+            execution: Criteria::CRITICAL,
+            notification: Criteria::CRITICAL,
+            inherits_parent: true,
+            period: None,
+        };
+        let (g, bad) = Graph::build([row(1, 2, 1), row(2, 3, 2), row(3, 4, 1), row(4, 9, 8)]);
+        assert!(bad.is_empty());
+        assert_eq!(g.dependents_of([1]).into_iter().collect::<Vec<_>>(), [2, 3, 4]);
+        assert_eq!(g.dependents_of([2, 8]).into_iter().collect::<Vec<_>>(), [3, 9]);
+        assert!(g.dependents_of([4]).is_empty());
     }
 
     #[test]

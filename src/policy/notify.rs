@@ -189,9 +189,10 @@ impl Ctx<'_> {
         self.alerts.iter().filter(move |(_, w)| w.matches(to)).map(|(c, _)| *c)
     }
 
-    /// Who hears of a hard WARNING: the `offline` alert contacts that take `w`.
-    pub(super) fn warning_contacts(&self, now_ms: i64) -> Vec<i64> {
-        self.reachable(self.alert_contacts(Status::Offline), Letters::WARNING, now_ms)
+    /// Who hears of a HARD WARNING or UNKNOWN: the `offline` alert contacts that take its
+    /// letter (`w`, `u`).
+    pub(super) fn problem_contacts(&self, letter: Letters, now_ms: i64) -> Vec<i64> {
+        self.reachable(self.alert_contacts(Status::Offline), letter, now_ms)
     }
 
     pub(super) fn check_period_open(&self, now_ms: i64) -> bool {

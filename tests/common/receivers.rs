@@ -194,6 +194,14 @@ impl Receiver {
     pub fn seen_at(&self, path: &str) -> Vec<Seen> {
         self.seen().into_iter().filter(|s| s.path == path).collect()
     }
+
+    /// The `notification_type` of every form POST seen at `path`, in order.
+    pub fn notification_types(&self, path: &str) -> Vec<String> {
+        self.seen_at(path)
+            .iter()
+            .map(|s| s.form().get("notification_type").cloned().unwrap_or_default())
+            .collect()
+    }
 }
 
 impl Drop for Receiver {

@@ -25,20 +25,31 @@ impl Inner {
             return;
         }
         pol.periods_seen_ms = now.ms;
-        // Only the checks that may be held are looked at: a cluster without check periods
-        // and execution dependencies pays nothing here. The set is rebuilt after a change to
-        // a definition or to the policy tables (`Inner::on_delta` drops it).
-        let candidates = pol.held_candidates.get_or_insert_with(|| {
+        // Only the checks whose hold may have changed are looked at, so a cluster without
+        // check periods and execution dependencies pays nothing here: after a change to a
+        // definition or the policy tables (`Inner::on_delta` drops `periodic`), every check a
+        // period or a parent may hold; otherwise those with a period (a `check_period`, a
+        // timed dependency), those held now, and the dependents of checks whose state
+        // changed since the last tick.
+        let full = pol.periodic.is_none();
+        let periodic = pol.periodic.get_or_insert_with(|| {
             let mut c: BTreeSet<i64> = self
                 .checks
                 .iter()
                 .filter(|(_, st)| st.def.options.check_period.is_some())
                 .map(|(id, _)| *id)
                 .collect();
-            c.extend(pol.book.graph.executing_children());
-            c.extend(pol.outside.iter().copied());
+            c.extend(pol.book.graph.timed_children());
             c
         });
+        let mut candidates: BTreeSet<i64> = if full {
+            pol.book.graph.executing_children().collect()
+        } else {
+            pol.book.graph.dependents_of(pol.dep_changed.iter().copied())
+        };
+        pol.dep_changed.clear();
+        candidates.extend(periodic.iter().copied());
+        candidates.extend(pol.outside.iter().copied());
         let book = &pol.book;
         let mut changes: Vec<(i64, bool, bool)> = Vec::new();
         for id in candidates.iter() {
@@ -77,7 +88,7 @@ impl Inner {
 /// A check's state as its dependents see it: its decided state, or CRITICAL as soon as its
 /// last result failed (so a child whose parent is still confirming its failure waits for it,
 /// and one dead router gives one page).
-fn dep_state(st: &CheckState) -> DepState {
+pub(super) fn dep_state(st: &CheckState) -> DepState {
     if st.def.spec.is_err() {
         return DepState::Unknown;
     }

@@ -216,8 +216,13 @@ impl Inner {
         let latency_ms = if r.latency_ms.is_finite() { r.latency_ms.clamp(0.0, MAX_LATENCY_MS) } else { 0.0 };
         // A confirmation answered from an earlier run (`cached_check_horizon`) counts in its
         // round, but that run was already a sample.
+        // Its dependents look again at the next tick when its state as they see it changes.
+        let dep_before = (!self.policy.book.graph.is_empty()).then(|| hold::dep_state(st));
         if !r.cached {
             Self::sample(st, worker, &self.members, r, latency_ms, now, out);
+        }
+        if dep_before.is_some_and(|b| b != hold::dep_state(st)) {
+            self.policy.dep_changed.insert(r.check_id);
         }
         // Outside its `check_period` a check does not flip: its results are kept for the
         // charts but decide nothing.
@@ -311,6 +316,7 @@ impl Inner {
                     st.since_ms = Some(now.ms);
                     let message = st.last.as_ref().map(|l| st.redacted.scrub(&l.message)).unwrap_or_default();
                     self.flips += 1;
+                    self.policy.dep_changed.insert(id);
                     let notice = self.policy.on_flip(&st.def, to, parent, now.ms);
                     out.commits.push(Commit::Flip(Flip {
                         key: format!("t{}-f{}", self.term, self.flips),
@@ -403,7 +409,7 @@ impl Inner {
     pub fn on_delta(&mut self, d: Delta, started: bool, now: Now) {
         // A definition or a policy table changed: which checks a period or a parent may
         // hold is looked at again at the next tick.
-        self.policy.held_candidates = None;
+        self.policy.periodic = None;
         match d {
             Delta::Upserted(def) => {
                 let id = def.id;

@@ -222,9 +222,12 @@ pub struct Policy {
     pub flap_off: Vec<i64>,
     /// When the check periods were last looked at (unix ms).
     pub(super) periods_seen_ms: i64,
-    /// The checks `tick_check_periods` looks at (a `check_period`, an execution dependency,
-    /// or held now); `None`: to be rebuilt.
-    pub(super) held_candidates: Option<BTreeSet<i64>>,
+    /// The checks with a `check_period` or a timed execution dependency, which
+    /// `tick_check_periods` looks at every time; `None`: to be rebuilt (and every check a
+    /// period or a parent may hold looked at).
+    pub(super) periodic: Option<BTreeSet<i64>>,
+    /// Checks whose state as their dependents see it changed since the last tick.
+    pub(super) dep_changed: BTreeSet<i64>,
     /// Checks in a run of WARNING results (`policy::warning`).
     pub warnings: HashMap<i64, crate::policy::warning::Warning>,
 }
