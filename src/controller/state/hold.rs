@@ -26,11 +26,11 @@ impl Inner {
         }
         pol.periods_seen_ms = now.ms;
         // Only the checks whose hold may have changed are looked at, so a cluster without
-        // check periods and execution dependencies pays nothing here: after a change to a
-        // definition or the policy tables (`Inner::on_delta` drops `periodic`), every check a
-        // period or a parent may hold; otherwise those with a period (a `check_period`, a
-        // timed dependency), those held now, and the dependents of checks whose state
-        // changed since the last tick.
+        // check periods and execution dependencies pays nothing here: each second those with a
+        // period (a `check_period`, a timed dependency), those held now, and the dependents of
+        // checks whose state changed since the last tick; every check a period or a parent may
+        // hold after a check is added, a `check_period` edited or the policy tables changed
+        // (`Inner::on_delta` drops `periodic`).
         let full = pol.periodic.is_none();
         let periodic = pol.periodic.get_or_insert_with(|| {
             let mut c: BTreeSet<i64> = self

@@ -214,10 +214,10 @@ impl Inner {
         // of milliseconds would poison the hour's rollup (MySQL refuses to store infinity,
         // and the commit would be retried for ever).
         let latency_ms = if r.latency_ms.is_finite() { r.latency_ms.clamp(0.0, MAX_LATENCY_MS) } else { 0.0 };
-        // A confirmation answered from an earlier run (`cached_check_horizon`) counts in its
-        // round, but that run was already a sample.
         // Its dependents look again at the next tick when its state as they see it changes.
         let dep_before = (!self.policy.book.graph.is_empty()).then(|| hold::dep_state(st));
+        // A confirmation answered from an earlier run (`cached_check_horizon`) counts in its
+        // round, but that run was already a sample.
         if !r.cached {
             Self::sample(st, worker, &self.members, r, latency_ms, now, out);
         }
@@ -407,9 +407,6 @@ impl Inner {
 
     /// Applies what the database watcher saw.
     pub fn on_delta(&mut self, d: Delta, started: bool, now: Now) {
-        // A definition or a policy table changed: which checks a period or a parent may
-        // hold is looked at again at the next tick.
-        self.policy.periodic = None;
         match d {
             Delta::Upserted(def) => {
                 let id = def.id;
@@ -423,10 +420,16 @@ impl Inner {
                         if st.def.options.flap_detection_enabled && !def.options.flap_detection_enabled {
                             self.policy.flap_off.push(id);
                         }
+                        if st.def.options.check_period != def.options.check_period {
+                            // Which checks a period may hold is looked at again at the next
+                            // tick (not at every reload: each flip reloads its own row).
+                            self.policy.periodic = None;
+                        }
                         st.def = def;
                     }
                     None => {
                         tracing::info!(check = id, name = %def.name, "check added");
+                        self.policy.periodic = None;
                         let due = started.then_some(now.ms);
                         self.checks.insert(id, CheckState::new(def, 0, None, due, now.mono));
                     }
@@ -450,7 +453,9 @@ impl Inner {
                 self.weak.remove(&id);
                 self.policy.forget(id);
             }
-            Delta::Contact(_) | Delta::Policy => {}
+            // Timeperiods or dependencies may have changed what holds which check.
+            Delta::Policy => self.policy.periodic = None,
+            Delta::Contact(_) => {}
         }
     }
 }
