@@ -5,7 +5,7 @@
 #   BEARMON_TEST_PG     postgres://bearmon:bearmon@127.0.0.1:PORT/postgres
 # stop_services stops both and removes the directory.
 
-BM_PACKAGES="mariadb-server postgresql dnsmasq-base nftables iproute2 python3-aiosmtpd chromium monitoring-plugins-basic monitoring-plugins-standard"
+BM_PACKAGES="mariadb-server postgresql dnsmasq-base nftables iproute2 python3-aiosmtpd chromium monitoring-plugins-basic monitoring-plugins-standard prometheus"
 
 install_missing() {
   local missing=()
@@ -21,6 +21,8 @@ install_missing() {
   # The Nagios plugins the exec check tests run (check_dummy, check_tcp; check_http).
   [ -x /usr/lib/nagios/plugins/check_dummy ] || missing+=(monitoring-plugins-basic)
   [ -x /usr/lib/nagios/plugins/check_http ] || missing+=(monitoring-plugins-standard)
+  # promtool and a real Prometheus, which the /metrics tests scrape with.
+  [ -x /usr/bin/promtool ] || missing+=(prometheus)
   if [ ${#missing[@]} -gt 0 ]; then
     echo "installing: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive

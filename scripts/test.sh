@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one test command (README, CI): installs what is missing (Debian: mariadb-server,
 # postgresql, dnsmasq-base, nftables, iproute2, python3-aiosmtpd, chromium,
-# monitoring-plugins-basic and -standard; nginx-light and
+# monitoring-plugins-basic and -standard, prometheus (promtool); nginx-light and
 # apache2-utils for the bench smoke), starts MariaDB and PostgreSQL on loopback
 # in a temporary directory, runs cargo fmt --check, clippy with -D warnings and the whole
 # test suite against SQLite, MariaDB and PostgreSQL, and stops what it started, also on

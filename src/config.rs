@@ -198,6 +198,8 @@ pub struct ViewserverConfig {
     pub smtp: Option<SmtpConfig>,
     pub alerts: AlertsConfig,
     pub http: HttpConfig,
+    /// Set by `bearmon up`: the in-process nodes' metrics, served together.
+    pub metrics_hub: Option<crate::metrics::Hub>,
 }
 
 impl ViewserverConfig {
@@ -223,6 +225,7 @@ impl ViewserverConfig {
             smtp: file.smtp,
             alerts: file.alerts,
             http: file.http,
+            metrics_hub: None,
         })
     }
 }
@@ -267,6 +270,8 @@ pub struct WorkerConfig {
     pub flap_thresholds: crate::policy::flap::Thresholds,
     /// `[policy]`'s event handler settings.
     pub event_handlers: crate::policy::handler::HandlerConfig,
+    /// Set by `bearmon up`: the in-process nodes' metrics, served together.
+    pub metrics_hub: Option<crate::metrics::Hub>,
 }
 
 /// Worker flags, each `None` when not given.
@@ -357,6 +362,7 @@ impl WorkerConfig {
             policy_tz: file.policy.time_zone()?,
             flap_thresholds: file.policy.flap_thresholds()?,
             event_handlers: file.policy.handlers()?,
+            metrics_hub: None,
         })
     }
 }

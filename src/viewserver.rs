@@ -207,6 +207,7 @@ impl Election {
                 last_heartbeat_ms: e.last_seen_ms,
                 checks_assigned: e.checks_assigned,
                 probe_only: !e.has_db,
+                metrics_url: format!("{}/metrics", e.url),
             })
             .collect();
         let live = workers.iter().filter(|w| w.alive).count();
@@ -256,7 +257,14 @@ pub async fn run(
     listener: TcpListener,
     stop: CancellationToken,
 ) -> Result<(), NodeError> {
-    let base = NodeBase::new("viewserver", &cfg.secret, cfg.tls.as_ref(), &listener, cfg.listen)?;
+    let base = NodeBase::new(
+        "viewserver",
+        &cfg.secret,
+        cfg.tls.as_ref(),
+        &listener,
+        cfg.listen,
+        cfg.metrics_hub.as_ref(),
+    )?;
     let shared = Arc::new(Shared {
         state: Mutex::new(Election::new(Instant::now(), cfg.timing.dead_after())),
         metrics: base.metrics.clone(),
@@ -364,10 +372,10 @@ async fn api_forward(
     api::proxy(&shared.client, url.as_deref(), method, &uri, forwarded(&headers), body).await
 }
 
-async fn metrics_text(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
+async fn metrics_text(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> impl IntoResponse {
     let view = shared.lock().view(Instant::now(), None);
     shared.publish(&view);
-    shared.metrics.response()
+    shared.metrics.response(&headers)
 }
 
 #[cfg(test)]

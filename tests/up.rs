@@ -125,7 +125,7 @@ async fn up_serves_the_page_the_api_and_status() {
     for m in [
         "process_resident_memory_bytes",
         "process_cpu_seconds_total",
-        "bearmon_workers_live 3",
+        "bearmon_workers_live{node=\"viewserver\"} 3",
         "bearmon_controller_term",
     ] {
         assert!(metrics.contains(m), "{m} missing:\n{metrics}");

@@ -85,6 +85,8 @@ pub async fn run(
     let secret = random_secret();
     let timing =
         Timing { heartbeat_secs: 0.5, dead_after_secs: 2.5, db_poll_secs: 1.0, result_flush_secs: 0.2 };
+    // One scrape of the page's address sees every node's series, labelled `node`.
+    let hub = crate::metrics::Hub::default();
     let vs_cfg = ViewserverConfig {
         listen: bound,
         secret: secret.clone(),
@@ -93,6 +95,7 @@ pub async fn run(
         smtp: file.smtp.clone(),
         alerts: file.alerts.clone(),
         http: file.http.clone(),
+        metrics_hub: Some(hub.clone()),
     };
     let mut tasks = vec![tokio::spawn({
         let stop = stop.clone();
@@ -119,6 +122,7 @@ pub async fn run(
             policy_tz: policy_tz.clone(),
             flap_thresholds: file.policy.flap_thresholds()?,
             event_handlers: file.policy.handlers()?,
+            metrics_hub: Some(hub.clone()),
         };
         let l = tokio::net::TcpListener::bind(cfg.listen).await?;
         let stop = stop.clone();

@@ -45,6 +45,9 @@ pub struct WorkerView {
     pub last_heartbeat_ms: i64,
     pub checks_assigned: usize,
     pub probe_only: bool,
+    /// Where it serves its Prometheus metrics: a cluster is scraped node by node.
+    #[serde(default)]
+    pub metrics_url: String,
 }
 
 /// The viewserver's answer to a heartbeat, and the body of `GET /api/cluster`.

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::{
     AuthLayer, ClientError, NodeClient, NodeTls, Signer, TlsFiles, require_signature, tls::TlsError,
 };
-use crate::metrics::Metrics;
+use crate::metrics::{Hub, Metrics};
 
 /// How often replayed-nonce memory older than the replay window is dropped.
 const FORGET_EVERY: Duration = Duration::from_secs(10);
@@ -45,7 +45,7 @@ pub struct NodeBase {
 
 impl NodeBase {
     /// A node named `name` (the signing identity), listening on `listener` (bound to the
-    /// configured `listen`).
+    /// configured `listen`); with `hub`, its metrics join those of the process's other nodes.
     ///
     /// # Errors
     /// [`NodeError`] when the TLS files cannot be loaded, the client cannot be built or the
@@ -56,12 +56,14 @@ impl NodeBase {
         tls: Option<&TlsFiles>,
         listener: &TcpListener,
         listen: SocketAddr,
+        hub: Option<&Hub>,
     ) -> Result<Self, NodeError> {
         let tls = tls.map(NodeTls::load).transpose()?;
         let signer = Arc::new(Signer::new(secret));
         let client = NodeClient::new(name, signer.clone(), tls.as_ref())?;
         let addr = listener.local_addr().map_err(|source| NodeError::Listen { addr: listen, source })?;
-        Ok(NodeBase { signer, metrics: Metrics::new(), client, tls, addr })
+        let metrics = hub.map_or_else(Metrics::new, |h| Metrics::in_hub(h, name));
+        Ok(NodeBase { signer, metrics, client, tls, addr })
     }
 
     /// `https` with TLS, else `http`.

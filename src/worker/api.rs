@@ -48,8 +48,8 @@ pub(super) async fn token(State(shared): State<Arc<Shared>>, Json(q): Json<auth:
     }
 }
 
-pub(super) async fn metrics_text(State(shared): State<Arc<Shared>>) -> Response {
-    shared.metrics.response()
+pub(super) async fn metrics_text(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    shared.metrics.response(&headers)
 }
 
 /// Where this worker checks API tokens: its database once connected, else the controller.

@@ -1,8 +1,15 @@
-//! Prometheus metrics, one [`Metrics`] per node, served as text at `GET /metrics`.
+//! Prometheus metrics, one [`Metrics`] per node, served as text at `GET /metrics` in the
+//! format the scraper asks for ([`expose`]); the nodes of one process (`bearmon up`) share a
+//! [`Hub`] so that one address serves the whole cluster's series.
 
-use std::sync::Arc;
+mod expose;
+mod process;
 
-use prometheus_client::encoding::text::encode;
+use std::sync::{Arc, Mutex};
+
+pub use expose::Format;
+use expose::Merged;
+use prometheus_client::encoding::text::encode_registry;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -55,6 +62,22 @@ pub struct Metrics {
     pub cache_hits: Counter,
     /// Confirmations of checks with a horizon that had to run the check.
     pub cache_misses: Counter,
+    /// The process's nodes, when this node is one of several in one process.
+    hub: Option<Hub>,
+}
+
+/// The nodes of one process (`bearmon up`): each node's `/metrics` serves all of them, each
+/// series labelled with `node="NAME"`, so one scrape sees the whole cluster.
+#[derive(Clone, Default)]
+pub struct Hub(Arc<Mutex<Vec<Member>>>);
+
+/// A node of a [`Hub`]: its name and its registry.
+type Member = (String, Arc<Registry>);
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Hub(..)")
+    }
 }
 
 impl std::fmt::Debug for Metrics {
@@ -70,6 +93,16 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// The metrics of a node that is one of several in this process: registered in `hub`
+    /// under `node`.
+    pub fn in_hub(hub: &Hub, node: &str) -> Self {
+        let mut m = Self::new();
+        hub.0.lock().unwrap_or_else(|e| e.into_inner()).push((node.to_string(), m.registry.clone()));
+        m.hub = Some(hub.clone());
+        m
+    }
+
+    /// The metrics of a node alone in its process.
     pub fn new() -> Self {
         let mut r = Registry::default();
         let controller_term = Gauge::default();
@@ -176,10 +209,10 @@ impl Metrics {
             checks_assigned,
             auth_refused,
             api_auth_refused,
+            hub: None,
         }
     }
 
-    /// `GET /metrics`: [`Metrics::render`] with its content type.
     /// Counts one failed notification attempt to `contact`.
     pub fn alert_failed(&self, kind: &'static str, reason: &'static str, contact: i64) {
         let labels = vec![
@@ -190,53 +223,35 @@ impl Metrics {
         self.alerts_failed.get_or_create(&labels).inc();
     }
 
-    pub fn response(&self) -> axum::response::Response {
+    /// `GET /metrics`: [`Metrics::render`] in the format `Accept` asks for, with its content
+    /// type.
+    pub fn response(&self, headers: &axum::http::HeaderMap) -> axum::response::Response {
         use axum::response::IntoResponse;
-        ([("content-type", "text/plain; version=0.0.4; charset=utf-8")], self.render()).into_response()
+        let accept = headers.get(axum::http::header::ACCEPT).and_then(|v| v.to_str().ok());
+        let format = Format::from_accept(accept);
+        ([("content-type", format.content_type())], self.render(format)).into_response()
     }
 
-    /// The Prometheus text exposition, with the process metrics first.
-    pub fn render(&self) -> String {
-        let mut out = process_metrics();
-        // Writing into a String cannot fail.
-        let _ = encode(&mut out, &self.registry);
-        out
+    /// The exposition text, the process metrics first; with a [`Hub`], every node's series
+    /// labelled with its name.
+    pub fn render(&self, format: Format) -> String {
+        let mut merged = Merged::default();
+        merged.add(&process::openmetrics(), None);
+        let encode = |r: &Registry| {
+            let mut text = String::new();
+            // Writing into a String cannot fail.
+            let _ = encode_registry(&mut text, r);
+            text
+        };
+        match &self.hub {
+            None => merged.add(&encode(&self.registry), None),
+            Some(hub) => {
+                let nodes = hub.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                for (node, registry) in &nodes {
+                    merged.add(&encode(registry), Some(node));
+                }
+            }
+        }
+        merged.render(format)
     }
-}
-
-/// `process_*` metrics from /proc/self (Linux), as Prometheus's client libraries name them.
-fn process_metrics() -> String {
-    use std::fmt::Write as _;
-    let mut out = String::new();
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return out };
-    // Fields after the command name, which is in parentheses and may contain spaces.
-    let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else { return out };
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let num = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    // /proc/[pid]/stat: utime is field 14, stime 15, starttime 22, rss 24 (1-based); `f[0]` is field 3.
-    let ticks = 100.0;
-    let page = 4096.0;
-    let cpu = (num(11) + num(12)) / ticks;
-    let boot = std::fs::read_to_string("/proc/stat")
-        .ok()
-        .and_then(|s| {
-            s.lines().find_map(|l| l.strip_prefix("btime ").and_then(|v| v.trim().parse::<f64>().ok()))
-        })
-        .unwrap_or(0.0);
-    let start = boot + num(19) / ticks;
-    let rss = num(21) * page;
-    let fds = std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0);
-    let _ =
-        writeln!(out, "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.");
-    let _ = writeln!(out, "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total {cpu}");
-    let _ = writeln!(out, "# HELP process_resident_memory_bytes Resident memory size in bytes.");
-    let _ = writeln!(out, "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes {rss}");
-    let _ = writeln!(out, "# HELP process_open_fds Number of open file descriptors.");
-    let _ = writeln!(out, "# TYPE process_open_fds gauge\nprocess_open_fds {fds}");
-    let _ = writeln!(
-        out,
-        "# HELP process_start_time_seconds Start time of the process since unix epoch in seconds."
-    );
-    let _ = writeln!(out, "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds {start}");
-    out
 }
