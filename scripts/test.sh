@@ -5,7 +5,7 @@
 # apache2-utils for the bench smoke), starts MariaDB and PostgreSQL on loopback
 # in a temporary directory, runs cargo fmt --check, clippy with -D warnings and the whole
 # test suite against SQLite, MariaDB and PostgreSQL, and stops what it started, also on
-# failure; then the bench smoke, a 2-minute chaos run and
+# failure; then schemathesis against `bearmon up` (PyPI), the bench smoke, a 2-minute chaos run and
 # 30 s of fuzzing per target. Needs root (packages, network namespaces, raw ICMP sockets).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +26,15 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 log="$BM_TMP/cargo-test.log"
 status=0
 cargo test --no-fail-fast -- "$@" 2>&1 | tee "$log" || status=$?
+# The API against its OpenAPI document (schemathesis from PyPI, fixed seed, 120 s).
+echo "== schemathesis: scripts/schemathesis.sh 120"
+if ! bash scripts/schemathesis.sh 120 > "$BM_TMP/schemathesis.log" 2>&1; then
+  echo "schemathesis: FAILED"
+  tail -n 150 "$BM_TMP/schemathesis.log" || true
+  status=1
+else
+  grep -E "generated|passed|failures" "$BM_TMP/schemathesis.log" | tail -n 3
+fi
 # Keep the benchmark harness working: a tiny run (BENCHMARKS.md has the real ones).
 echo "== bench smoke: scripts/bench.sh --debug --checks 200 --seconds 10"
 if bash scripts/bench.sh --debug --checks 200 --seconds 10 --interval 5 --ab-requests 1000 \

@@ -204,7 +204,7 @@ impl Election {
                 name: n.clone(),
                 url: e.url.clone(),
                 alive: now.duration_since(e.last_seen) < self.dead_after,
-                last_heartbeat_ms: e.last_seen_ms,
+                last_heartbeat: e.last_seen_ms,
                 checks_assigned: e.checks_assigned,
                 probe_only: !e.has_db,
                 metrics_url: format!("{}/metrics", e.url),

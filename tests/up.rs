@@ -101,7 +101,17 @@ async fn up_serves_the_page_the_api_and_status() {
     assert_eq!(offline["total"], 1);
     assert_eq!(offline["checks"][0]["id"], 2);
     assert_eq!(offline["counts"]["online"], 1);
+    // Every instant is RFC 3339, as /api/openapi.json says.
+    let rfc3339 =
+        |v: &Value| v.as_str().is_some_and(|t| t.len() >= 20 && t.ends_with('Z') && t.contains('T'));
+    assert!(rfc3339(&hist["recent"][0]["at"]) && rfc3339(&hist["hourly"][0]["hour"]), "{hist}");
+    // An empty status filters nothing, as on the page.
+    let all = get_json(&format!("{base}/api/checks?status=")).await.unwrap();
+    assert_eq!(all["total"], 2, "{all}");
     let events = get_json(&format!("{base}/api/events")).await.unwrap();
+    assert!(rfc3339(&events["events"][0]["time"]), "{events}");
+    let cluster = get_json(&format!("{base}/api/cluster")).await.unwrap();
+    assert!(rfc3339(&cluster["workers"][0]["last_heartbeat"]), "{cluster}");
     assert_eq!(events["events"][0]["check_id"], 2);
     assert_eq!(events["events"][0]["status"], "offline");
     assert_eq!(events["events"][0]["check_name"], "closed port");
@@ -110,6 +120,12 @@ async fn up_serves_the_page_the_api_and_status() {
         ("/api/checks/abc", 404),
         ("/api/nope", 404),
         ("/api/checks?status=weird", 400),
+        ("/api/events?limit=1001", 400),
+        ("/api/events?limit=-5", 400),
+        ("/api/checks?per_page=1001", 400),
+        ("/api/checks?page=99999999999999999999", 400),
+        ("/api/checks/2/history?hours=", 400),
+        ("/api/checks/2/notifications?limit=501", 400),
     ] {
         let (got, body) = get(&format!("{base}{path}")).await;
         assert_eq!(got, code, "{path}: {body}");

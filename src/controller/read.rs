@@ -180,7 +180,7 @@ impl ReadModel for Controller {
         let page = f.page.max(1);
         let checks = ids
             .iter()
-            .skip((page - 1) * per_page)
+            .skip((page - 1).saturating_mul(per_page))
             .take(per_page)
             .filter_map(|id| inner.checks.get(id))
             .map(|s| status_of(s, &inner, f.recent))

@@ -41,8 +41,10 @@ pub struct WorkerView {
     pub name: String,
     pub url: String,
     pub alive: bool,
-    /// Unix milliseconds of the last heartbeat.
-    pub last_heartbeat_ms: i64,
+    /// Unix milliseconds of the last heartbeat (RFC 3339 in the JSON; older nodes sent
+    /// `last_heartbeat_ms`, a number).
+    #[serde(with = "crate::web::when::millis", alias = "last_heartbeat_ms")]
+    pub last_heartbeat: i64,
     pub checks_assigned: usize,
     pub probe_only: bool,
     /// Where it serves its Prometheus metrics: a cluster is scraped node by node.

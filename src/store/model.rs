@@ -218,7 +218,8 @@ pub enum AttemptOutcome {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Rollup {
     pub check_id: i64,
-    /// Unix seconds of the hour's start.
+    /// Unix seconds of the hour's start (RFC 3339 in the API's JSON).
+    #[serde(with = "crate::web::when::secs")]
     pub hour: i64,
     pub runs: u32,
     pub failures: u32,

@@ -17,64 +17,40 @@
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::Query;
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
 
 use super::ReadModel;
+use super::params::{
+    MAX_EVENTS, MAX_HOURS, MAX_NOTIFICATIONS, MAX_PAGE, MAX_PER_PAGE, MAX_RECENT, ParamError, Params,
+};
 use super::view::{
     CheckFilter, Events, FailingContacts, History, Notifications, RowProblems, Shown, Stalking,
 };
 use crate::node::{NodeClient, json_error};
 use crate::util::now_ms;
 
-#[derive(Debug, Deserialize)]
-#[serde(default)]
-struct HistoryQuery {
-    hours: i64,
-}
-
-impl Default for HistoryQuery {
-    fn default() -> Self {
-        HistoryQuery { hours: 24 }
-    }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(default)]
-struct EventsQuery {
-    limit: i64,
-    before: Option<i64>,
-}
-
-impl Default for EventsQuery {
-    fn default() -> Self {
-        EventsQuery { limit: 50, before: None }
-    }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(default)]
-struct NotificationsQuery {
-    limit: i64,
-}
-
-impl Default for NotificationsQuery {
-    fn default() -> Self {
-        NotificationsQuery { limit: 50 }
-    }
-}
-
-/// The most notifications `GET /api/checks/{id}/notifications` lists.
-const MAX_NOTIFICATIONS: i64 = 500;
-
-fn bad_query(e: impl std::fmt::Display) -> Response {
-    json_error(StatusCode::BAD_REQUEST, format!("query: {e}"))
-}
-
 fn no_check(id: &str) -> Response {
     json_error(StatusCode::NOT_FOUND, format!("no enabled check with id {id}"))
+}
+
+/// `GET /api/checks`'s filter: an empty `status` filters nothing, as on the page.
+fn check_filter(uri: &Uri) -> Result<CheckFilter, ParamError> {
+    let p = Params::of(uri)?;
+    let status = p.text("status");
+    if let Some(bad) = status.and_then(|s| s.split(',').find(|w| Shown::parse(w).is_none())) {
+        return Err(ParamError::Status(bad.to_string()));
+    }
+    let status = status.map(str::to_string);
+    // Each bound fits in a usize.
+    let count = |v: i64| usize::try_from(v).unwrap_or(usize::MAX);
+    Ok(CheckFilter {
+        status,
+        q: p.text("q").map(str::to_string),
+        page: count(p.int("page", 1, 1, MAX_PAGE)?),
+        per_page: count(p.int("per_page", 100, 1, MAX_PER_PAGE)?),
+        recent: count(p.int("recent", 0, 0, MAX_RECENT)?),
+    })
 }
 
 /// Answers an `/api/...` request from the read model (the controller itself): reads, and
@@ -86,19 +62,9 @@ pub async fn answer<R: ReadModel>(r: &R, method: &Method, uri: &Uri, body: &[u8]
     let path = uri.path().trim_end_matches('/');
     let parts: Vec<&str> = path.trim_start_matches("/api/").split('/').collect();
     match parts.as_slice() {
-        ["checks"] => match Query::<CheckFilter>::try_from_uri(uri) {
-            Ok(Query(f)) => {
-                if let Some(s) = &f.status
-                    && let Some(bad) = s.split(',').find(|w| Shown::parse(w).is_none())
-                {
-                    return json_error(
-                        StatusCode::BAD_REQUEST,
-                        format!("status {bad:?}: use online, offline or invalid"),
-                    );
-                }
-                Json(r.checks_page(&f)).into_response()
-            }
-            Err(e) => bad_query(e),
+        ["checks"] => match check_filter(uri) {
+            Ok(f) => Json(r.checks_page(&f)).into_response(),
+            Err(e) => e.into_response(),
         },
         ["checks", id] => match id.parse::<i64>().ok().and_then(|id| r.check_detail(id)) {
             Some(d) => Json(d).into_response(),
@@ -108,11 +74,11 @@ pub async fn answer<R: ReadModel>(r: &R, method: &Method, uri: &Uri, body: &[u8]
             let Some(detail) = id.parse::<i64>().ok().and_then(|id| r.check_detail(id)) else {
                 return no_check(id);
             };
-            let q = match Query::<HistoryQuery>::try_from_uri(uri) {
-                Ok(Query(q)) => q,
-                Err(e) => return bad_query(e),
+            let hours = match Params::of(uri).and_then(|p| p.int("hours", 24, 1, MAX_HOURS)) {
+                Ok(h) => h,
+                Err(e) => return e.into_response(),
             };
-            let since = now_ms() / 1000 / 3600 * 3600 - q.hours.clamp(1, 24 * 90) * 3600;
+            let since = now_ms() / 1000 / 3600 * 3600 - hours * 3600;
             match r.rollups(detail.check.id, since).await {
                 Ok(mut hourly) => {
                     hourly.extend(detail.hour.clone());
@@ -126,12 +92,12 @@ pub async fn answer<R: ReadModel>(r: &R, method: &Method, uri: &Uri, body: &[u8]
             let Some(detail) = id.parse::<i64>().ok().and_then(|id| r.check_detail(id)) else {
                 return no_check(id);
             };
-            let q = match Query::<NotificationsQuery>::try_from_uri(uri) {
-                Ok(Query(q)) => q,
-                Err(e) => return bad_query(e),
+            let limit = match Params::of(uri).and_then(|p| p.int("limit", 50, 1, MAX_NOTIFICATIONS)) {
+                Ok(l) => l,
+                Err(e) => return e.into_response(),
             };
             let id = detail.check.id;
-            match r.notifications(id, q.limit.clamp(1, MAX_NOTIFICATIONS)).await {
+            match r.notifications(id, limit).await {
                 Ok(notifications) => Json(Notifications { id, notifications }).into_response(),
                 Err(e) => json_error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
             }
@@ -140,22 +106,24 @@ pub async fn answer<R: ReadModel>(r: &R, method: &Method, uri: &Uri, body: &[u8]
             let Some(detail) = id.parse::<i64>().ok().and_then(|id| r.check_detail(id)) else {
                 return no_check(id);
             };
-            let q = match Query::<NotificationsQuery>::try_from_uri(uri) {
-                Ok(Query(q)) => q,
-                Err(e) => return bad_query(e),
+            let limit = match Params::of(uri).and_then(|p| p.int("limit", 50, 1, MAX_NOTIFICATIONS)) {
+                Ok(l) => l,
+                Err(e) => return e.into_response(),
             };
             let id = detail.check.id;
-            match r.stalking(id, q.limit.clamp(1, MAX_NOTIFICATIONS)).await {
+            match r.stalking(id, limit).await {
                 Ok(events) => Json(Stalking { id, events }).into_response(),
                 Err(e) => json_error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
             }
         }
         ["events"] => {
-            let q = match Query::<EventsQuery>::try_from_uri(uri) {
-                Ok(Query(q)) => q,
-                Err(e) => return bad_query(e),
+            let q = Params::of(uri)
+                .and_then(|p| Ok((p.int("limit", 50, 1, MAX_EVENTS)?, p.opt_int("before", 1, i64::MAX)?)));
+            let (limit, before) = match q {
+                Ok(q) => q,
+                Err(e) => return e.into_response(),
             };
-            match r.events(q.limit.clamp(1, 1000), q.before).await {
+            match r.events(limit, before).await {
                 Ok(events) => Json(Events { events }).into_response(),
                 Err(e) => json_error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
             }

@@ -9,8 +9,10 @@ pub mod api;
 pub mod auth;
 pub mod page;
 mod page_notify;
+mod params;
 pub mod status;
 pub mod view;
+pub mod when;
 pub mod write;
 
 use std::future::Future;

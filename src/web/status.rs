@@ -59,7 +59,10 @@ pub async fn index(
     auth: Option<&str>,
 ) -> Response {
     let status = if Shown::parse(&q.status).is_some() { q.status.clone() } else { String::new() };
-    let mut path = format!("/api/checks?per_page=50&recent=60&page={}", q.page.unwrap_or(1).max(1));
+    let mut path = format!(
+        "/api/checks?per_page=50&recent=60&page={}",
+        q.page.unwrap_or(1).clamp(1, super::params::MAX_PAGE as u64)
+    );
     if !q.q.is_empty() {
         path.push_str("&q=");
         path.extend(url::form_urlencoded::byte_serialize(q.q.as_bytes()));

@@ -257,7 +257,8 @@ pub struct LastResultView {
 /// One recent result.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct SampleView {
-    /// Unix seconds.
+    /// Unix seconds (RFC 3339 in the JSON).
+    #[serde(with = "super::when::secs_u32")]
     pub at: u32,
     pub verdict: Verdict,
     pub latency_ms: f32,
@@ -279,7 +280,8 @@ pub struct EventView {
     pub check_name: Option<String>,
     /// `online` or `offline`.
     pub status: String,
-    /// Unix seconds.
+    /// Unix seconds (RFC 3339 in the JSON).
+    #[serde(default, with = "super::when::secs_opt")]
     pub time: Option<i64>,
 }
 
