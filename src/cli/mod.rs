@@ -261,6 +261,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// An error and its causes on one line, each cause once: a layer that already quotes its
+/// cause in its own message (sqlx's, ours) does not make the user read it twice.
+pub fn error_text(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let part = cause.to_string();
+        if text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
+}
+
 /// A token cancelled on Ctrl-C or SIGTERM.
 fn stop_on_signal() -> CancellationToken {
     let stop = CancellationToken::new();
@@ -392,7 +409,7 @@ async fn probe(kind: &str, data: &str, dns_server: Option<String>) -> anyhow::Re
 }
 
 async fn checks(url: &str) -> anyhow::Result<ExitCode> {
-    let db = Db::connect(url).await?;
+    let db = Db::connect_migrated(url).await?;
     let snapshot = Store::new(db.clone()).load_all().await.context("loading the checks")?;
     for c in snapshot.checks.values() {
         let state = if c.is_valid() { c.status.as_str() } else { "invalid" };
