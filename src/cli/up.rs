@@ -23,6 +23,20 @@ fn random_secret() -> String {
     crate::util::hex(&crate::util::random_bytes::<24>())
 }
 
+/// Why the status page cannot listen, and what to do about it.
+fn listen_error(addr: SocketAddr, e: &std::io::Error) -> anyhow::Error {
+    let next = SocketAddr::new(addr.ip(), addr.port().wrapping_add(1).max(1));
+    if e.kind() == std::io::ErrorKind::AddrInUse {
+        anyhow::anyhow!(
+            "cannot listen on {addr}: port {} is already in use (another bearmon up?); \
+             choose another address with --listen, e.g. --listen {next}",
+            addr.port()
+        )
+    } else {
+        anyhow::anyhow!("cannot listen on {addr}: {e}; choose another address with --listen")
+    }
+}
+
 /// Gives the controller up to 10 s to deliver what the outbox holds before the nodes stop;
 /// what is left stays in the database for the next start.
 async fn drain_outbox(database: &str) {
@@ -59,13 +73,13 @@ pub async fn run(
     let stop = CancellationToken::new();
     let file: WorkerFile = config::load(config)?;
     let addr: SocketAddr = listen.parse().with_context(|| format!("--listen {listen:?} is not host:port"))?;
+    // The port first: a busy one must not leave a new database file behind.
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| listen_error(addr, &e))?;
     let db = Db::connect(database).await?;
     let report = db::migrate(&db).await?;
     for m in &report.applied {
         tracing::info!(migration = %m, "applied migration");
     }
-    let listener =
-        tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
     let bound = listener.local_addr()?;
     // Workers reach the viewserver on loopback even when the page listens on every address.
     let vs_addr =
