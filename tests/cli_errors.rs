@@ -5,11 +5,38 @@
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+/// Kills the child when dropped: a test that fails never leaves a bearmon running.
+struct Child(Option<std::process::Child>);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Runs bearmon in `cwd`; a run that has not ended within 20 s (it should fail at once) is
+/// killed and fails the test.
 fn bearmon_in(cwd: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bearmon")).current_dir(cwd).args(args).output().expect("run bearmon")
+    let child = Command::new(env!("CARGO_BIN_EXE_bearmon"))
+        .current_dir(cwd)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run bearmon");
+    let mut guard = Child(Some(child));
+    let started = Instant::now();
+    while guard.0.as_mut().unwrap().try_wait().unwrap().is_none() {
+        assert!(started.elapsed() < Duration::from_secs(20), "bearmon {args:?} still runs after 20 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    guard.0.take().unwrap().wait_with_output().unwrap()
 }
 
 fn bearmon(args: &[&str]) -> Output {
@@ -133,4 +160,30 @@ fn read_commands_on_a_missing_or_unmigrated_database_say_to_migrate() {
     assert!(out.status.success(), "{}", stderr(&out));
     let out = bearmon_in(dir.path(), &["checks", "--database", "sqlite://b.db"]);
     assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn up_on_a_busy_port_names_it_and_creates_nothing() {
+    let busy = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let out = bearmon_in(dir.path(), &["up", "--listen", &format!("127.0.0.1:{port}")]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    one_line(&err);
+    assert!(err.contains(&format!("port {port} is already in use")) && err.contains("--listen"), "{err}");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert!(left.is_empty(), "up left {left:?} behind");
+}
+
+#[test]
+fn status_takes_host_and_port_and_names_the_url_it_tried() {
+    let port = closed_port();
+    let out = bearmon(&["status", "--url", &format!("127.0.0.1:{port}")]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    one_line(&err);
+    assert!(err.contains(&format!("cannot reach bearmon at http://127.0.0.1:{port}/api/cluster")), "{err}");
+    assert!(err.to_lowercase().contains("connection refused") && err.contains("--url"), "{err}");
+    assert!(!err.contains("relative URL without a base"), "{err}");
 }

@@ -91,7 +91,8 @@ pub enum Command {
     /// Print the cluster and every check that is not online; exit code 0 when all is well,
     /// 1 when a check is offline or invalid or the cluster is degraded or leaderless.
     Status {
-        /// Any node's address (the viewserver's, or `bearmon up`'s).
+        /// Any node's address (the viewserver's, or `bearmon up`'s): http://HOST:PORT, or
+        /// HOST:PORT for http.
         #[arg(long, default_value = "http://127.0.0.1:8080", env = "BEARMON_URL")]
         url: String,
         /// An API token (scope read), for a cluster with `[http] public = false`.
