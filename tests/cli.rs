@@ -97,14 +97,28 @@ fn probe_runs_one_check() {
     assert!(stdout(&out).contains("invalid: check 0: field address"), "{}", stdout(&out));
 }
 
+/// Every shipped config passes `check-config`, its role found from its keys.
 #[test]
-fn the_sample_configs_are_valid() {
-    for f in ["configs/viewserver.toml", "configs/worker.toml"] {
-        let out = bearmon(&["check-config", f]);
-        assert!(out.status.success(), "{f}: {}", stdout(&out));
+fn the_shipped_configs_are_valid() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/configs");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 3, "{files:?}");
+    for f in &files {
+        let out = bearmon(&["check-config", f.to_str().unwrap()]);
+        assert!(out.status.success(), "{}: {}", f.display(), stdout(&out));
+        assert!(!stdout(&out).contains("warning"), "{}: {}", f.display(), stdout(&out));
     }
-    let out = bearmon(&["check-config", "--role", "worker", "configs/up.toml"]);
-    assert!(out.status.success(), "configs/up.toml: {}", stdout(&out));
+    let role = |name: &str| stdout(&bearmon(&["check-config", &format!("{dir}/{name}.toml")]));
+    assert!(role("up").contains("valid up config"), "{}", role("up"));
+    assert!(role("worker").contains("valid worker config"), "{}", role("worker"));
+    assert!(role("viewserver").contains("valid viewserver config"), "{}", role("viewserver"));
+    let out = bearmon(&["check-config", "--role", "worker", &format!("{dir}/up.toml")]);
+    assert!(out.status.success(), "{}", stdout(&out));
 }
 
 #[test]

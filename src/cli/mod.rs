@@ -2,6 +2,7 @@
 //! [`run`].
 
 mod certs;
+mod check_config;
 mod periods;
 mod status;
 mod token;
@@ -123,12 +124,14 @@ pub enum Command {
         #[arg(long)]
         timezone: Option<String>,
     },
-    /// Read a viewserver or worker config file and report what is wrong with it.
+    /// Read a config file (a worker's, a viewserver's or `bearmon up`'s) and report what is
+    /// wrong with it. Exit code 0 when valid, 1 when not.
     CheckConfig {
         /// The TOML file.
         file: PathBuf,
-        /// Which node the file is for (default: worker when it has a `viewserver` key).
-        #[arg(long, value_parser = ["worker", "viewserver"])]
+        /// Which command the file is for. Default: worker when it has a `viewserver` or `name`
+        /// key, viewserver when it has only viewserver keys, otherwise up.
+        #[arg(long, value_parser = ["worker", "viewserver", "up"])]
         role: Option<String>,
     },
 }
@@ -239,7 +242,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             certs::issue(&dir, &name, &hosts, days)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::CheckConfig { file, role } => check_config(&file, role.as_deref()),
+        Command::CheckConfig { file, role } => check_config::run(&file, role.as_deref()),
         Command::Up { listen, database, config } => {
             up::run(&listen, &database, config.as_deref(), stop_on_signal()).await?;
             Ok(ExitCode::SUCCESS)
@@ -324,52 +327,6 @@ async fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     let listener = bind(cfg.listen).await?;
     crate::worker::run(cfg, listener, stop_on_signal()).await?;
     Ok(ExitCode::SUCCESS)
-}
-
-fn check_config(file: &std::path::Path, role: Option<&str>) -> anyhow::Result<ExitCode> {
-    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-    let role = role.unwrap_or(if text.lines().any(|l| l.trim_start().starts_with("viewserver")) {
-        "worker"
-    } else {
-        "viewserver"
-    });
-    let result = if role == "worker" {
-        config::load::<WorkerFile>(Some(file)).map_err(anyhow::Error::from).and_then(|f| {
-            // Flags may supply what the file leaves out; check the file's own values only.
-            let flags = WorkerFlags {
-                name: f.name.is_none().then(|| "placeholder".to_string()),
-                viewserver: f.viewserver.is_none().then(|| "http://127.0.0.1:1".to_string()),
-                secret: f.secret.is_none().then(|| "placeholder-secret".to_string()),
-                ..WorkerFlags::default()
-            };
-            let c = WorkerConfig::resolve(f, flags)?;
-            tls_loads(c.tls.as_ref())
-        })
-    } else {
-        config::load::<ViewserverFile>(Some(file)).map_err(anyhow::Error::from).and_then(|f| {
-            let secret = f.secret.is_none().then(|| "placeholder-secret".to_string());
-            let c = ViewserverConfig::resolve(f, None, secret)?;
-            tls_loads(c.tls.as_ref())
-        })
-    };
-    match result {
-        Ok(()) => {
-            println!("{}: valid {role} config", file.display());
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(e) => {
-            println!("{}: {e:#}", file.display());
-            Ok(ExitCode::from(1))
-        }
-    }
-}
-
-/// The node loads its `[tls]` files at start: so does `check-config`.
-fn tls_loads(files: Option<&crate::node::TlsFiles>) -> anyhow::Result<()> {
-    if let Some(f) = files {
-        crate::node::NodeTls::load(f).context("[tls]")?;
-    }
-    Ok(())
 }
 
 async fn migrate(url: &str) -> anyhow::Result<ExitCode> {
