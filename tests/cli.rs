@@ -92,9 +92,31 @@ fn probe_runs_one_check() {
     let out = bearmon(&["probe", "--type", "tcp", "--data", &data]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stdout(&out).contains("offline"), "{}", stdout(&out));
+    // An invalid check is exit code 2, not a failing one's 1.
     let out = bearmon(&["probe", "--type", "tcp", "--data", "{\"address\": 5}"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(stdout(&out).contains("invalid: check 0: field address"), "{}", stdout(&out));
+}
+
+#[test]
+fn probe_names_a_missing_key_and_refuses_what_the_cluster_refuses() {
+    let out = bearmon(&["probe", "--type", "http", "--data", "{}"]);
+    assert_eq!(out.status.code(), Some(2));
+    let text = stdout(&out);
+    assert!(text.contains("field url: missing: the key `url` is required"), "{text}");
+    assert!(!text.contains("relative URL"), "{text}");
+    // A key that is there but wrong keeps its own reason.
+    let out = bearmon(&["probe", "--type", "http", "--data", r#"{"url":"nope"}"#]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stdout(&out).contains("field url: \"nope\""), "{}", stdout(&out));
+    // The cluster's 64 KiB limit on a check's JSON.
+    let big = format!(r#"{{"url":"http://127.0.0.1:1/","body":"{}"}}"#, "x".repeat(64 * 1024));
+    let out = bearmon(&["probe", "--type", "http", "--data", &big]);
+    assert_eq!(out.status.code(), Some(2));
+    let want = format!("field data: {} bytes, over the 65536-byte limit", big.len());
+    assert!(stdout(&out).contains(&want), "{}", stdout(&out));
+    let help = stdout(&bearmon(&["probe", "--help"]));
+    assert!(help.contains("2 when the check is invalid"), "{help}");
 }
 
 /// Every shipped config passes `check-config`, its role found from its keys.

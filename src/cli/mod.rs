@@ -48,7 +48,9 @@ pub enum Command {
         #[arg(long, env = "BEARMON_DATABASE", hide_env_values = true)]
         database: String,
     },
-    /// Run one check once, here, and print the outcome. Exit code 0 when online.
+    /// Run one check once, here, and print the outcome. Exit code 0 when online, 1 when
+    /// not (offline, or the check could not run), 2 when the check is invalid: one the
+    /// cluster would refuse too (a bad or missing key, data over 64 KiB).
     Probe {
         /// A check type: http, tcp, icmp, ssl_expire, dns, exec.
         #[arg(long = "type")]
@@ -345,11 +347,22 @@ async fn migrate(url: &str) -> anyhow::Result<ExitCode> {
 }
 
 async fn probe(kind: &str, data: &str, dns_server: Option<String>) -> anyhow::Result<ExitCode> {
-    let parsed = match CheckSpec::parse(0, kind, data) {
+    // The cluster's own limit (store::MAX_DATA): what it refuses, probe refuses.
+    let parsed = if data.len() > crate::store::MAX_DATA {
+        Err(crate::check::InvalidCheck::new(
+            0,
+            "data",
+            format!("{} bytes, over the {}-byte limit", data.len(), crate::store::MAX_DATA),
+        ))
+    } else {
+        CheckSpec::parse(0, kind, data)
+    };
+    let parsed = match parsed {
         Ok(p) => p,
         Err(e) => {
             println!("invalid: {e}");
-            return Ok(ExitCode::from(1));
+            // 2, not 1: an invalid check is not a failing one.
+            return Ok(ExitCode::from(2));
         }
     };
     for w in &parsed.warnings {
