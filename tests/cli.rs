@@ -244,3 +244,44 @@ fn secrets_stay_out_of_help_and_config_files() {
         .unwrap();
     assert!(out.status.success(), "{}", stdout(&out));
 }
+
+/// Every option of every subcommand says what it is, in a few lines at most: `--threads`,
+/// repeated in each, is one short line.
+#[test]
+fn every_help_describes_its_options_briefly() {
+    let subcommands: [&[&str]; 16] = [
+        &[],
+        &["migrate"],
+        &["probe"],
+        &["checks"],
+        &["viewserver"],
+        &["worker"],
+        &["certs", "init"],
+        &["certs", "issue"],
+        &["up"],
+        &["status"],
+        &["token", "create"],
+        &["token", "list"],
+        &["token", "revoke"],
+        &["periods"],
+        &["check-config"],
+        &["certs"],
+    ];
+    for sub in subcommands {
+        let mut args = sub.to_vec();
+        args.push("--help");
+        let text = stdout(&bearmon(&args));
+        for line in text.lines().filter(|l| l.trim_start().starts_with('-')) {
+            let described = line.trim_start().split_once("  ").map(|(_, d)| d.trim_start());
+            assert!(
+                described.is_some_and(|d| !d.is_empty() && !d.starts_with('[')),
+                "{sub:?}: an option without a description: {line}"
+            );
+            if line.contains("--threads") {
+                assert!(line.len() < 160, "{sub:?}: {line}");
+            }
+        }
+    }
+    let up = stdout(&bearmon(&["up", "--help"]));
+    assert!(!up.contains("with the status page on http://"), "up names a default a flag changes:\n{up}");
+}

@@ -26,13 +26,13 @@ use crate::store::{RowProblem, Store};
 #[command(name = "bearmon", version, about)]
 pub struct Cli {
     /// Log at debug level (RUST_LOG overrides).
-    #[arg(long, short, global = true)]
+    #[arg(long, short, global = true, display_order = 100)]
     pub verbose: bool,
-    /// Runtime threads. 1 (the default) runs everything on one thread, which spends about a
-    /// third less CPU per check than two: no thread is woken and parked again for each run
-    /// (BENCHMARKS.md). One thread runs several thousand http checks a second; raise it when
-    /// one worker must run more.
-    #[arg(long, global = true, default_value_t = 1, env = "BEARMON_THREADS",
+    // One thread (the default) spends about a third less CPU per check than two: no thread
+    // is woken and parked again for each run (BENCHMARKS.md). One thread runs several
+    // thousand http checks a second. Every subcommand's help repeats this flag: one line.
+    /// Runtime threads; 1 spends the least CPU per check (README: Commands).
+    #[arg(long, global = true, default_value_t = 1, env = "BEARMON_THREADS", display_order = 101,
           value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub threads: u16,
     #[command(subcommand)]
@@ -77,13 +77,14 @@ pub enum Command {
     /// Make a cluster CA and node certificates for mutual TLS.
     #[command(subcommand)]
     Certs(CertsCommand),
-    /// Run the whole cluster in one process (a viewserver and three workers) on an
-    /// embedded SQLite file, with the status page on http://127.0.0.1:8080.
+    /// Run the whole cluster in one process (a viewserver and three workers) on one
+    /// database, a SQLite file unless --database says otherwise, with the status page on
+    /// --listen.
     Up {
         /// Address of the status page and API.
         #[arg(long, default_value = "127.0.0.1:8080", env = "BEARMON_LISTEN")]
         listen: String,
-        /// Any database URL; created and migrated when missing.
+        /// Any database URL (a SQLite file is created when missing); migrated at start.
         #[arg(long, default_value = "sqlite://bearmon.db", env = "BEARMON_DATABASE", hide_env_values = true)]
         database: String,
         /// A worker-style config for [smtp], [twilio], [alerts], confirmations
@@ -186,17 +187,21 @@ pub enum TokenCommand {
         /// admin (everything).
         #[arg(long, value_parser = ["read", "write", "admin"], default_value = "read")]
         scope: String,
+        /// The database that holds the tokens, as for `migrate`.
         #[arg(long, env = "BEARMON_DATABASE", hide_env_values = true)]
         database: String,
     },
     /// List the tokens: name, scope, created, last used, revoked. Never a token itself.
     List {
+        /// The database that holds the tokens, as for `migrate`.
         #[arg(long, env = "BEARMON_DATABASE", hide_env_values = true)]
         database: String,
     },
     /// Revoke a token by name (the nodes stop accepting it within 10 seconds).
     Revoke {
+        /// The token's name, as given to `token create`.
         name: String,
+        /// The database that holds the tokens, as for `migrate`.
         #[arg(long, env = "BEARMON_DATABASE", hide_env_values = true)]
         database: String,
     },
@@ -206,8 +211,10 @@ pub enum TokenCommand {
 pub enum CertsCommand {
     /// Make the cluster CA: DIR/ca.pem and DIR/ca-key.pem.
     Init {
+        /// The directory to write to (created when missing).
         #[arg(long, default_value = "certs")]
         dir: PathBuf,
+        /// How long the CA is valid.
         #[arg(long, default_value_t = 3650)]
         days: u32,
     },
@@ -215,11 +222,13 @@ pub enum CertsCommand {
     Issue {
         /// The node's name (as in its config's `name`; `viewserver` for the viewserver).
         name: String,
+        /// The directory that holds the CA; the node's files are written there too.
         #[arg(long, default_value = "certs")]
         dir: PathBuf,
         /// A DNS name or IP address other nodes use to reach this node (repeatable).
         #[arg(long = "host")]
         hosts: Vec<String>,
+        /// How long the certificate is valid.
         #[arg(long, default_value_t = 825)]
         days: u32,
     },
