@@ -187,3 +187,25 @@ fn status_takes_host_and_port_and_names_the_url_it_tried() {
     assert!(err.to_lowercase().contains("connection refused") && err.contains("--url"), "{err}");
     assert!(!err.contains("relative URL without a base"), "{err}");
 }
+
+#[test]
+fn a_mysql_url_at_a_silent_server_says_it_sent_no_greeting() {
+    // A PostgreSQL server waits for the client to speak first, as this listener does.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming().flatten() {
+            held.push(s);
+        }
+    });
+    let out = bearmon(&["checks", "--database", &format!("mysql://u:pw@127.0.0.1:{port}/x")]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    one_line(&err);
+    assert!(
+        err.contains(&format!("the server at 127.0.0.1:{port}"))
+            && err.contains("sends no MySQL greeting (is it PostgreSQL? use postgres://)"),
+        "{err}"
+    );
+}

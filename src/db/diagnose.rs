@@ -3,18 +3,20 @@
 //! SQLite file's missing directory, a schema `bearmon migrate` has not created yet.
 //!
 //! The pool retries a refused connection until its acquire timeout and then reports only
-//! that it timed out; one direct TCP connection first fails fast and keeps the cause.
+//! that it timed out; one direct connection first fails fast and keeps the cause.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use sqlx::any::AnyConnectOptions;
+use sqlx::{AnyConnection, Connection as _};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::{Backend, DbError, redact_url};
 
-/// How long the direct connection to a database server may take.
-pub const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a diagnosing connection may wait for the server's first bytes.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The `host:port` a server URL names (with the backend's default port), or `None` when the
 /// URL reaches the server over a Unix socket or has no host.
@@ -37,20 +39,55 @@ fn show(host: &str, port: u16) -> String {
     if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") }
 }
 
-/// One TCP connection to the server, so that a refused or silent server is reported at once,
-/// with its address and the cause.
+/// One connection, the pool's first, made directly: the pool retries a refused connection
+/// until its acquire timeout and then says only that it timed out, while this fails at once
+/// and keeps the cause. A real login, so that MySQL counts no aborted handshake.
 ///
 /// # Errors
-/// [`DbError::Unreachable`] when the connection fails or does not complete in time.
-pub async fn reach(url: &str, backend: Backend) -> Result<(), DbError> {
-    let Some((host, port)) = server_addr(url, backend) else { return Ok(()) };
+/// [`DbError::Unreachable`] (refused, unresolvable, silent), [`DbError::NotPostgres`],
+/// [`DbError::NotMySql`], or [`DbError::Connect`] with the driver's error (a refused login).
+pub async fn first_connection(
+    url: &str,
+    backend: Backend,
+    options: &AnyConnectOptions,
+    limit: Duration,
+) -> Result<(), DbError> {
+    let addr = server_addr(url, backend);
+    let shown = addr.as_ref().map_or_else(|| "its socket".to_string(), |(h, p)| show(h, *p));
     let unreachable =
-        |reason: String| DbError::Unreachable { addr: show(&host, port), url: redact_url(url), reason };
-    match tokio::time::timeout(PROBE_TIMEOUT, TcpStream::connect((host.as_str(), port))).await {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => Err(unreachable(io_reason(&e))),
-        Err(_) => Err(unreachable(format!("no answer within {} s", PROBE_TIMEOUT.as_secs()))),
+        |reason: String| DbError::Unreachable { addr: shown.clone(), url: redact_url(url), reason };
+    match tokio::time::timeout(limit, AnyConnection::connect_with(options)).await {
+        Ok(Ok(conn)) => {
+            let _ = conn.close().await;
+            Ok(())
+        }
+        Ok(Err(sqlx::Error::Io(e))) => Err(unreachable(io_reason(&e))),
+        Ok(Err(cause)) => {
+            if backend == Backend::Postgres {
+                speaks_postgres(url).await?;
+            }
+            Err(DbError::Connect { url: redact_url(url), cause })
+        }
+        Err(_) => {
+            if backend == Backend::MySql
+                && let Some((host, port)) = &addr
+                && !greets(host, *port).await
+            {
+                return Err(DbError::NotMySql { addr: shown, url: redact_url(url) });
+            }
+            Err(unreachable(format!("no answer within {} s", limit.as_secs())))
+        }
     }
+}
+
+/// Whether the server at `host:port` sends something first, as a MySQL server does.
+async fn greets(host: &str, port: u16) -> bool {
+    let first = tokio::time::timeout(PROBE_TIMEOUT, async {
+        let mut s = TcpStream::connect((host, port)).await.ok()?;
+        let mut buf = [0u8; 4];
+        s.read(&mut buf).await.ok().filter(|n| *n > 0)
+    });
+    matches!(first.await, Ok(Some(_)))
 }
 
 fn io_reason(e: &std::io::Error) -> String {

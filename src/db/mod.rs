@@ -65,6 +65,8 @@ pub enum DbError {
     Unreachable { addr: String, url: String, reason: String },
     #[error("the server at {addr} ({url}) does not speak PostgreSQL (is it MySQL/MariaDB? use mysql://)")]
     NotPostgres { addr: String, url: String },
+    #[error("the server at {addr} ({url}) sends no MySQL greeting (is it PostgreSQL? use postgres://)")]
+    NotMySql { addr: String, url: String },
     #[error(
         "cannot open the SQLite database {path}: the directory {dir} does not exist (create it or fix the path)"
     )]
@@ -105,9 +107,9 @@ impl Db {
     /// is created when missing.
     ///
     /// # Errors
-    /// [`DbError::Unreachable`] when the server refuses or does not answer (at once, not after
-    /// the pool's timeout), [`DbError::NotPostgres`], [`DbError::SqliteDirMissing`],
-    /// [`DbError::Connect`] when the server refuses the login.
+    /// [`DbError::Unreachable`] when the server refuses (at once, not after the pool's
+    /// timeout) or does not answer, [`DbError::NotPostgres`], [`DbError::NotMySql`],
+    /// [`DbError::SqliteDirMissing`], [`DbError::Connect`] when the server refuses the login.
     pub async fn connect(url: &str) -> Result<Self, DbError> {
         Self::open(url, true).await
     }
@@ -145,13 +147,13 @@ impl Db {
             }
             _ => url.to_string(),
         };
+        let connect_err = |cause| DbError::Connect { url: redact_url(url), cause };
+        let options = AnyConnectOptions::from_str(&url_fixed).map_err(connect_err)?;
         if backend == Backend::Sqlite {
             diagnose::sqlite_file(url, !create)?;
         } else {
-            diagnose::reach(url, backend).await?;
+            diagnose::first_connection(url, backend, &options, ACQUIRE_TIMEOUT).await?;
         }
-        let connect_err = |cause| DbError::Connect { url: redact_url(url), cause };
-        let options = AnyConnectOptions::from_str(&url_fixed).map_err(connect_err)?;
         let max = if backend == Backend::Sqlite { 4 } else { 8 };
         let pool = AnyPoolOptions::new()
             .max_connections(max)
@@ -181,15 +183,7 @@ impl Db {
             })
             .connect_with(options)
             .await;
-        match pool {
-            Ok(pool) => Ok(Db { pool, backend }),
-            Err(cause) => {
-                if backend == Backend::Postgres {
-                    diagnose::speaks_postgres(url).await?;
-                }
-                Err(connect_err(cause))
-            }
-        }
+        pool.map(|pool| Db { pool, backend }).map_err(connect_err)
     }
 
     pub fn backend(&self) -> Backend {
