@@ -44,7 +44,7 @@ fn main() -> ExitCode {
     match runtime.block_on(bearmon::cli::run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", bearmon::cli::error_text(&e));
             ExitCode::from(2)
         }
     }

@@ -92,19 +92,55 @@ fn probe_runs_one_check() {
     let out = bearmon(&["probe", "--type", "tcp", "--data", &data]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stdout(&out).contains("offline"), "{}", stdout(&out));
+    // An invalid check is exit code 2, not a failing one's 1.
     let out = bearmon(&["probe", "--type", "tcp", "--data", "{\"address\": 5}"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(stdout(&out).contains("invalid: check 0: field address"), "{}", stdout(&out));
 }
 
 #[test]
-fn the_sample_configs_are_valid() {
-    for f in ["configs/viewserver.toml", "configs/worker.toml"] {
-        let out = bearmon(&["check-config", f]);
-        assert!(out.status.success(), "{f}: {}", stdout(&out));
+fn probe_names_a_missing_key_and_refuses_what_the_cluster_refuses() {
+    let out = bearmon(&["probe", "--type", "http", "--data", "{}"]);
+    assert_eq!(out.status.code(), Some(2));
+    let text = stdout(&out);
+    assert!(text.contains("field url: missing: the key `url` is required"), "{text}");
+    assert!(!text.contains("relative URL"), "{text}");
+    // A key that is there but wrong keeps its own reason.
+    let out = bearmon(&["probe", "--type", "http", "--data", r#"{"url":"nope"}"#]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stdout(&out).contains("field url: \"nope\""), "{}", stdout(&out));
+    // The cluster's 64 KiB limit on a check's JSON.
+    let big = format!(r#"{{"url":"http://127.0.0.1:1/","body":"{}"}}"#, "x".repeat(64 * 1024));
+    let out = bearmon(&["probe", "--type", "http", "--data", &big]);
+    assert_eq!(out.status.code(), Some(2));
+    let want = format!("field data: {} bytes, over the 65536-byte limit", big.len());
+    assert!(stdout(&out).contains(&want), "{}", stdout(&out));
+    let help = stdout(&bearmon(&["probe", "--help"]));
+    assert!(help.contains("2 when the check is invalid"), "{help}");
+}
+
+/// Every shipped config passes `check-config`, its role found from its keys.
+#[test]
+fn the_shipped_configs_are_valid() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/configs");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 3, "{files:?}");
+    for f in &files {
+        let out = bearmon(&["check-config", f.to_str().unwrap()]);
+        assert!(out.status.success(), "{}: {}", f.display(), stdout(&out));
+        assert!(!stdout(&out).contains("warning"), "{}: {}", f.display(), stdout(&out));
     }
-    let out = bearmon(&["check-config", "--role", "worker", "configs/up.toml"]);
-    assert!(out.status.success(), "configs/up.toml: {}", stdout(&out));
+    let role = |name: &str| stdout(&bearmon(&["check-config", &format!("{dir}/{name}.toml")]));
+    assert!(role("up").contains("valid up config"), "{}", role("up"));
+    assert!(role("worker").contains("valid worker config"), "{}", role("worker"));
+    assert!(role("viewserver").contains("valid viewserver config"), "{}", role("viewserver"));
+    let out = bearmon(&["check-config", "--role", "worker", &format!("{dir}/up.toml")]);
+    assert!(out.status.success(), "{}", stdout(&out));
 }
 
 #[test]
@@ -162,7 +198,7 @@ fn a_worker_retries_an_unreachable_viewserver_and_database() {
     // Nothing listens on port 1; the database server does not exist.
     let db = "postgres://bearmon:x@127.0.0.1:1/none";
     let node = Node::start("w1", &worker_args(&scratch.config(), "w1", "http://127.0.0.1:1", Some(db), 2));
-    // A connection attempt gives up after the pool's 10 s acquire timeout.
+    // A refused database connection fails at once (not after the pool's 10 s acquire timeout).
     let start = std::time::Instant::now();
     while !(node.logged("viewserver unreachable") && node.logged("database unreachable; retrying"))
         && start.elapsed() < std::time::Duration::from_secs(20)
@@ -207,4 +243,45 @@ fn secrets_stay_out_of_help_and_config_files() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stdout(&out));
+}
+
+/// Every option of every subcommand says what it is, in a few lines at most: `--threads`,
+/// repeated in each, is one short line.
+#[test]
+fn every_help_describes_its_options_briefly() {
+    let subcommands: [&[&str]; 16] = [
+        &[],
+        &["migrate"],
+        &["probe"],
+        &["checks"],
+        &["viewserver"],
+        &["worker"],
+        &["certs", "init"],
+        &["certs", "issue"],
+        &["up"],
+        &["status"],
+        &["token", "create"],
+        &["token", "list"],
+        &["token", "revoke"],
+        &["periods"],
+        &["check-config"],
+        &["certs"],
+    ];
+    for sub in subcommands {
+        let mut args = sub.to_vec();
+        args.push("--help");
+        let text = stdout(&bearmon(&args));
+        for line in text.lines().filter(|l| l.trim_start().starts_with('-')) {
+            let described = line.trim_start().split_once("  ").map(|(_, d)| d.trim_start());
+            assert!(
+                described.is_some_and(|d| !d.is_empty() && !d.starts_with('[')),
+                "{sub:?}: an option without a description: {line}"
+            );
+            if line.contains("--threads") {
+                assert!(line.len() < 160, "{sub:?}: {line}");
+            }
+        }
+    }
+    let up = stdout(&bearmon(&["up", "--help"]));
+    assert!(!up.contains("with the status page on http://"), "up names a default a flag changes:\n{up}");
 }

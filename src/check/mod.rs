@@ -169,6 +169,19 @@ pub enum CheckSpec {
 /// The names accepted in `checks.type`.
 pub const KINDS: [&str; 7] = ["http", "tcp", "icmp", "ssl_expire", "dns", "exec", "worker"];
 
+/// A required key left out reads as an empty value, whose own complaint ("relative URL
+/// without a base") would hide that the key is simply not there: say so.
+fn missing_key(data: &str, field: &str, reason: String) -> String {
+    let top = field.split('.').next().unwrap_or(field);
+    let present = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(data)
+        .map_or(true, |m| m.contains_key(top));
+    if present || reason.starts_with("missing") {
+        reason
+    } else {
+        format!("missing: the key `{top}` is required")
+    }
+}
+
 impl CheckSpec {
     /// Parses `checks.type` and `checks.data` as gobearmon does (unknown JSON keys are
     /// allowed, and returned as warnings so typos are visible), then validates.
@@ -208,7 +221,9 @@ impl CheckSpec {
             Self::Exec(p) => p.validate(),
             Self::Worker(p) => p.validate(),
         };
-        validated.map_err(|(field, reason)| InvalidCheck::new(check_id, field, reason))?;
+        validated.map_err(|(field, reason)| {
+            InvalidCheck::new(check_id, field, missing_key(data, field, reason))
+        })?;
         let warnings = unknown
             .into_iter()
             .map(|k| format!("check {check_id}: unknown key {k:?} in data is ignored"))

@@ -2,6 +2,7 @@
 //! [`run`].
 
 mod certs;
+mod check_config;
 mod periods;
 mod status;
 mod token;
@@ -25,13 +26,13 @@ use crate::store::{RowProblem, Store};
 #[command(name = "bearmon", version, about)]
 pub struct Cli {
     /// Log at debug level (RUST_LOG overrides).
-    #[arg(long, short, global = true)]
+    #[arg(long, short, global = true, display_order = 100)]
     pub verbose: bool,
-    /// Runtime threads. 1 (the default) runs everything on one thread, which spends about a
-    /// third less CPU per check than two: no thread is woken and parked again for each run
-    /// (BENCHMARKS.md). One thread runs several thousand http checks a second; raise it when
-    /// one worker must run more.
-    #[arg(long, global = true, default_value_t = 1, env = "BEARMON_THREADS",
+    // One thread (the default) spends about a third less CPU per check than two: no thread
+    // is woken and parked again for each run (BENCHMARKS.md). One thread runs several
+    // thousand http checks a second. Every subcommand's help repeats this flag: one line.
+    /// Runtime threads; 1 spends the least CPU per check (README: Commands).
+    #[arg(long, global = true, default_value_t = 1, env = "BEARMON_THREADS", display_order = 101,
           value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub threads: u16,
     #[command(subcommand)]
@@ -47,7 +48,9 @@ pub enum Command {
         #[arg(long, env = "BEARMON_DATABASE", hide_env_values = true)]
         database: String,
     },
-    /// Run one check once, here, and print the outcome. Exit code 0 when online.
+    /// Run one check once, here, and print the outcome. Exit code 0 when online, 1 when
+    /// not (offline, or the check could not run), 2 when the check is invalid: one the
+    /// cluster would refuse too (a bad or missing key, data over 64 KiB).
     Probe {
         /// A check type: http, tcp, icmp, ssl_expire, dns, exec.
         #[arg(long = "type")]
@@ -74,13 +77,14 @@ pub enum Command {
     /// Make a cluster CA and node certificates for mutual TLS.
     #[command(subcommand)]
     Certs(CertsCommand),
-    /// Run the whole cluster in one process (a viewserver and three workers) on an
-    /// embedded SQLite file, with the status page on http://127.0.0.1:8080.
+    /// Run the whole cluster in one process (a viewserver and three workers) on one
+    /// database, a SQLite file unless --database says otherwise, with the status page on
+    /// --listen.
     Up {
         /// Address of the status page and API.
         #[arg(long, default_value = "127.0.0.1:8080", env = "BEARMON_LISTEN")]
         listen: String,
-        /// Any database URL; created and migrated when missing.
+        /// Any database URL (a SQLite file is created when missing); migrated at start.
         #[arg(long, default_value = "sqlite://bearmon.db", env = "BEARMON_DATABASE", hide_env_values = true)]
         database: String,
         /// A worker-style config for [smtp], [twilio], [alerts], confirmations
@@ -91,7 +95,8 @@ pub enum Command {
     /// Print the cluster and every check that is not online; exit code 0 when all is well,
     /// 1 when a check is offline or invalid or the cluster is degraded or leaderless.
     Status {
-        /// Any node's address (the viewserver's, or `bearmon up`'s).
+        /// Any node's address (the viewserver's, or `bearmon up`'s): http://HOST:PORT, or
+        /// HOST:PORT for http.
         #[arg(long, default_value = "http://127.0.0.1:8080", env = "BEARMON_URL")]
         url: String,
         /// An API token (scope read), for a cluster with `[http] public = false`.
@@ -122,12 +127,14 @@ pub enum Command {
         #[arg(long)]
         timezone: Option<String>,
     },
-    /// Read a viewserver or worker config file and report what is wrong with it.
+    /// Read a config file (a worker's, a viewserver's or `bearmon up`'s) and report what is
+    /// wrong with it. Exit code 0 when valid, 1 when not.
     CheckConfig {
         /// The TOML file.
         file: PathBuf,
-        /// Which node the file is for (default: worker when it has a `viewserver` key).
-        #[arg(long, value_parser = ["worker", "viewserver"])]
+        /// Which command the file is for. Default: worker when it has a `viewserver` or `name`
+        /// key, viewserver when it has only viewserver keys, otherwise up.
+        #[arg(long, value_parser = ["worker", "viewserver", "up"])]
         role: Option<String>,
     },
 }
@@ -180,17 +187,21 @@ pub enum TokenCommand {
         /// admin (everything).
         #[arg(long, value_parser = ["read", "write", "admin"], default_value = "read")]
         scope: String,
+        /// The database that holds the tokens, as for `migrate`.
         #[arg(long, env = "BEARMON_DATABASE", hide_env_values = true)]
         database: String,
     },
     /// List the tokens: name, scope, created, last used, revoked. Never a token itself.
     List {
+        /// The database that holds the tokens, as for `migrate`.
         #[arg(long, env = "BEARMON_DATABASE", hide_env_values = true)]
         database: String,
     },
     /// Revoke a token by name (the nodes stop accepting it within 10 seconds).
     Revoke {
+        /// The token's name, as given to `token create`.
         name: String,
+        /// The database that holds the tokens, as for `migrate`.
         #[arg(long, env = "BEARMON_DATABASE", hide_env_values = true)]
         database: String,
     },
@@ -200,8 +211,10 @@ pub enum TokenCommand {
 pub enum CertsCommand {
     /// Make the cluster CA: DIR/ca.pem and DIR/ca-key.pem.
     Init {
+        /// The directory to write to (created when missing).
         #[arg(long, default_value = "certs")]
         dir: PathBuf,
+        /// How long the CA is valid.
         #[arg(long, default_value_t = 3650)]
         days: u32,
     },
@@ -209,11 +222,13 @@ pub enum CertsCommand {
     Issue {
         /// The node's name (as in its config's `name`; `viewserver` for the viewserver).
         name: String,
+        /// The directory that holds the CA; the node's files are written there too.
         #[arg(long, default_value = "certs")]
         dir: PathBuf,
         /// A DNS name or IP address other nodes use to reach this node (repeatable).
         #[arg(long = "host")]
         hosts: Vec<String>,
+        /// How long the certificate is valid.
         #[arg(long, default_value_t = 825)]
         days: u32,
     },
@@ -238,7 +253,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             certs::issue(&dir, &name, &hosts, days)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::CheckConfig { file, role } => check_config(&file, role.as_deref()),
+        Command::CheckConfig { file, role } => check_config::run(&file, role.as_deref()),
         Command::Up { listen, database, config } => {
             up::run(&listen, &database, config.as_deref(), stop_on_signal()).await?;
             Ok(ExitCode::SUCCESS)
@@ -259,6 +274,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             periods::run(&database, &q).await
         }
     }
+}
+
+/// An error and its causes on one line, each cause once: a layer that already quotes its
+/// cause in its own message (sqlx's, ours) does not make the user read it twice.
+pub fn error_text(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let part = cause.to_string();
+        if text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
 }
 
 /// A token cancelled on Ctrl-C or SIGTERM.
@@ -308,52 +340,6 @@ async fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn check_config(file: &std::path::Path, role: Option<&str>) -> anyhow::Result<ExitCode> {
-    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-    let role = role.unwrap_or(if text.lines().any(|l| l.trim_start().starts_with("viewserver")) {
-        "worker"
-    } else {
-        "viewserver"
-    });
-    let result = if role == "worker" {
-        config::load::<WorkerFile>(Some(file)).map_err(anyhow::Error::from).and_then(|f| {
-            // Flags may supply what the file leaves out; check the file's own values only.
-            let flags = WorkerFlags {
-                name: f.name.is_none().then(|| "placeholder".to_string()),
-                viewserver: f.viewserver.is_none().then(|| "http://127.0.0.1:1".to_string()),
-                secret: f.secret.is_none().then(|| "placeholder-secret".to_string()),
-                ..WorkerFlags::default()
-            };
-            let c = WorkerConfig::resolve(f, flags)?;
-            tls_loads(c.tls.as_ref())
-        })
-    } else {
-        config::load::<ViewserverFile>(Some(file)).map_err(anyhow::Error::from).and_then(|f| {
-            let secret = f.secret.is_none().then(|| "placeholder-secret".to_string());
-            let c = ViewserverConfig::resolve(f, None, secret)?;
-            tls_loads(c.tls.as_ref())
-        })
-    };
-    match result {
-        Ok(()) => {
-            println!("{}: valid {role} config", file.display());
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(e) => {
-            println!("{}: {e:#}", file.display());
-            Ok(ExitCode::from(1))
-        }
-    }
-}
-
-/// The node loads its `[tls]` files at start: so does `check-config`.
-fn tls_loads(files: Option<&crate::node::TlsFiles>) -> anyhow::Result<()> {
-    if let Some(f) = files {
-        crate::node::NodeTls::load(f).context("[tls]")?;
-    }
-    Ok(())
-}
-
 async fn migrate(url: &str) -> anyhow::Result<ExitCode> {
     let db = Db::connect(url).await?;
     let report = db::migrate(&db).await?;
@@ -370,11 +356,22 @@ async fn migrate(url: &str) -> anyhow::Result<ExitCode> {
 }
 
 async fn probe(kind: &str, data: &str, dns_server: Option<String>) -> anyhow::Result<ExitCode> {
-    let parsed = match CheckSpec::parse(0, kind, data) {
+    // The cluster's own limit (store::MAX_DATA): what it refuses, probe refuses.
+    let parsed = if data.len() > crate::store::MAX_DATA {
+        Err(crate::check::InvalidCheck::new(
+            0,
+            "data",
+            format!("{} bytes, over the {}-byte limit", data.len(), crate::store::MAX_DATA),
+        ))
+    } else {
+        CheckSpec::parse(0, kind, data)
+    };
+    let parsed = match parsed {
         Ok(p) => p,
         Err(e) => {
             println!("invalid: {e}");
-            return Ok(ExitCode::from(1));
+            // 2, not 1: an invalid check is not a failing one.
+            return Ok(ExitCode::from(2));
         }
     };
     for w in &parsed.warnings {
@@ -392,7 +389,7 @@ async fn probe(kind: &str, data: &str, dns_server: Option<String>) -> anyhow::Re
 }
 
 async fn checks(url: &str) -> anyhow::Result<ExitCode> {
-    let db = Db::connect(url).await?;
+    let db = Db::connect_migrated(url).await?;
     let snapshot = Store::new(db.clone()).load_all().await.context("loading the checks")?;
     for c in snapshot.checks.values() {
         let state = if c.is_valid() { c.status.as_str() } else { "invalid" };

@@ -50,7 +50,7 @@ pub async fn run(url: &str, q: &Query<'_>) -> anyhow::Result<ExitCode> {
         None => Timestamp::now().as_second(),
         Some(s) => parse_time(s, &tz)?,
     };
-    let db = Db::connect(url).await?;
+    let db = Db::connect_migrated(url).await?;
     let rows = periods::load(&db).await.context("has `bearmon migrate` run on this database?")?;
     let (periods, errors) = Periods::build(rows.iter().map(|(n, d)| (n.as_str(), d.as_str())), tz);
     let exists = |n: &str| rows.iter().any(|(name, _)| name == n);

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{self, Timing, ViewserverConfig, WorkerConfig, WorkerFile};
 use crate::db::{self, Db};
+use crate::store::outbox;
 
 /// The demo check: bearmon watching its own status page.
 fn demo_sql(addr: SocketAddr) -> String {
@@ -23,25 +24,91 @@ fn random_secret() -> String {
     crate::util::hex(&crate::util::random_bytes::<24>())
 }
 
-/// Gives the controller up to 10 s to deliver what the outbox holds before the nodes stop;
-/// what is left stays in the database for the next start.
+/// Why the status page cannot listen, and what to do about it.
+fn listen_error(addr: SocketAddr, e: &std::io::Error) -> anyhow::Error {
+    let next = SocketAddr::new(addr.ip(), addr.port().wrapping_add(1).max(1));
+    if e.kind() == std::io::ErrorKind::AddrInUse {
+        anyhow::anyhow!(
+            "cannot listen on {addr}: port {} is already in use (another bearmon up?); \
+             choose another address with --listen, e.g. --listen {next}",
+            addr.port()
+        )
+    } else {
+        anyhow::anyhow!("cannot listen on {addr}: {e}; choose another address with --listen")
+    }
+}
+
+/// How long a stop waits for the outbox.
+const DRAIN_SECS: u64 = 10;
+
+/// Gives the controller up to [`DRAIN_SECS`] to deliver the notifications it can send by
+/// then, before the nodes stop; a second Ctrl-C or SIGTERM stops at once. Nothing is lost:
+/// what is left stays in the database, and the next start sends it at once
+/// ([`outbox::due_now`]).
 async fn drain_outbox(database: &str) {
+    let again = second_signal();
     let Ok(db) = Db::connect(database).await else { return };
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        match crate::store::outbox::pending(&db).await {
-            Ok(0) => return,
-            Ok(n) if std::time::Instant::now() >= deadline => {
-                tracing::warn!(
-                    pending = n,
-                    "stopping with notifications undelivered; they go out at the next start"
-                );
-                return;
+    let deadline = std::time::Instant::now() + Duration::from_secs(DRAIN_SECS);
+    let until_ms = crate::util::now_ms() + Duration::from_secs(DRAIN_SECS).as_millis() as i64;
+    let wait = async {
+        let mut told = false;
+        loop {
+            match outbox::pending_by(&db, until_ms).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) if std::time::Instant::now() >= deadline => {
+                    tracing::warn!(
+                        pending = n,
+                        "stopping with notifications undelivered; they go out at the next start"
+                    );
+                    return;
+                }
+                Ok(n) if !told => {
+                    told = true;
+                    tracing::info!(
+                        pending = n,
+                        "delivering the outbox before stopping (up to {DRAIN_SECS} s; Ctrl-C again stops now, \
+                         and what is left goes out at the next start)"
+                    );
+                }
+                Ok(_) => {}
             }
-            Ok(n) => tracing::info!(pending = n, "delivering the outbox before stopping"),
-            Err(_) => return,
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    tokio::select! {
+        () = wait => {}
+        () = again => tracing::info!("stopping now; undelivered notifications go out at the next start"),
+    }
+    if let Ok(n) = outbox::pending(&db).await
+        && n > 0
+    {
+        tracing::info!(pending = n, "notifications left in the outbox for the next start");
+    }
+    db.pool().close().await;
+}
+
+/// The next Ctrl-C or SIGTERM (the first one started the stop). The handlers are
+/// registered when this is called, not when the future is first polled.
+fn second_signal() -> impl Future<Output = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut int = signal(SignalKind::interrupt()).ok();
+    let mut term = signal(SignalKind::terminate()).ok();
+    async move {
+        let next = |s: &mut Option<tokio::signal::unix::Signal>| {
+            let s = s.take();
+            async move {
+                match s {
+                    Some(mut s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            }
+        };
+        tokio::select! {
+            () = next(&mut int) => {}
+            () = next(&mut term) => {}
+        }
     }
 }
 
@@ -59,13 +126,19 @@ pub async fn run(
     let stop = CancellationToken::new();
     let file: WorkerFile = config::load(config)?;
     let addr: SocketAddr = listen.parse().with_context(|| format!("--listen {listen:?} is not host:port"))?;
+    // The port first: a busy one must not leave a new database file behind.
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| listen_error(addr, &e))?;
     let db = Db::connect(database).await?;
     let report = db::migrate(&db).await?;
     for m in &report.applied {
         tracing::info!(migration = %m, "applied migration");
     }
-    let listener =
-        tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+    // What the last run could not deliver goes out now, not at the backoff it had reached.
+    match outbox::due_now(&db).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(pending = n, "sending the notifications left by the last run"),
+        Err(e) => tracing::warn!(error = %e, "cannot read the outbox"),
+    }
     let bound = listener.local_addr()?;
     // Workers reach the viewserver on loopback even when the page listens on every address.
     let vs_addr =

@@ -54,6 +54,21 @@ async fn applied_versions(db: &Db) -> Result<HashSet<i64>, MigrateError> {
     Ok(rows.into_iter().map(|(v,)| v).collect())
 }
 
+/// How many migrations `backend` has in this binary.
+pub(super) fn total(backend: Backend) -> usize {
+    migrator(backend).iter().count()
+}
+
+/// How many of this binary's migrations the database lacks (all of them before the first
+/// `bearmon migrate`).
+///
+/// # Errors
+/// [`MigrateError::Read`] when the database cannot be read.
+pub async fn unapplied(db: &Db) -> Result<usize, MigrateError> {
+    let applied = applied_versions(db).await?;
+    Ok(migrator(db.backend()).iter().filter(|m| !applied.contains(&m.version)).count())
+}
+
 /// Applies every pending migration for the database's backend. Idempotent.
 ///
 /// # Errors

@@ -6,9 +6,10 @@
 //! placeholders (`$1`), and the `Any` driver cannot decode MySQL's `TINYINT` or any
 //! timestamp type, so callers cast such columns in SQL (see [`Db::int`]).
 
+pub mod diagnose;
 mod migrate;
 
-pub use migrate::{MigrateError, MigrationReport, migrate};
+pub use migrate::{MigrateError, MigrationReport, migrate, unapplied};
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -54,8 +55,30 @@ impl Backend {
 pub enum DbError {
     #[error("database URL {0:?} has an unknown scheme: use mysql://, postgres:// or sqlite://")]
     UnknownScheme(String),
-    #[error("cannot connect to {url}: {source}")]
-    Connect { url: String, source: sqlx::Error },
+    /// The cause is in the message, not a `source`: printed once, not once per layer.
+    #[error("cannot connect to {url}: {cause}")]
+    Connect { url: String, cause: sqlx::Error },
+    #[error(
+        "cannot connect to the database server at {addr} ({url}): {reason}; check that the server \
+         is running there and that the host and port in the URL are right"
+    )]
+    Unreachable { addr: String, url: String, reason: String },
+    #[error("the server at {addr} ({url}) does not speak PostgreSQL (is it MySQL/MariaDB? use mysql://)")]
+    NotPostgres { addr: String, url: String },
+    #[error("the server at {addr} ({url}) sends no MySQL greeting (is it PostgreSQL? use postgres://)")]
+    NotMySql { addr: String, url: String },
+    #[error(
+        "cannot open the SQLite database {path}: the directory {dir} does not exist (create it or fix the path)"
+    )]
+    SqliteDirMissing { path: String, dir: String },
+    #[error("the SQLite database {path} does not exist: create it with `bearmon migrate --database {url}`")]
+    SqliteMissing { path: String, url: String },
+    #[error("{url} has no bearmon schema yet: run `bearmon migrate --database {url}` first")]
+    NotMigrated { url: String },
+    #[error(
+        "{url} lacks {count} migration(s) of this bearmon version: run `bearmon migrate --database {url}` first"
+    )]
+    Outdated { url: String, count: usize },
     #[error("query failed: {0}")]
     Query(#[from] sqlx::Error),
 }
@@ -84,20 +107,53 @@ impl Db {
     /// is created when missing.
     ///
     /// # Errors
-    /// [`DbError::Connect`] when the server cannot be reached or refuses the login.
+    /// [`DbError::Unreachable`] when the server refuses (at once, not after the pool's
+    /// timeout) or does not answer, [`DbError::NotPostgres`], [`DbError::NotMySql`],
+    /// [`DbError::SqliteDirMissing`], [`DbError::Connect`] when the server refuses the login.
     pub async fn connect(url: &str) -> Result<Self, DbError> {
+        Self::open(url, true).await
+    }
+
+    /// Opens an existing database that `bearmon migrate` has brought up to date, for the
+    /// commands that read it: a missing SQLite file is not created.
+    ///
+    /// # Errors
+    /// As [`Db::connect`], and [`DbError::SqliteMissing`], [`DbError::NotMigrated`],
+    /// [`DbError::Outdated`], each naming the `bearmon migrate` command to run.
+    pub async fn connect_migrated(url: &str) -> Result<Self, DbError> {
+        let db = Self::open(url, false).await?;
+        let count = unapplied(&db).await.map_err(|e| match e {
+            MigrateError::Read(cause) => DbError::Connect { url: redact_url(url), cause },
+            other => {
+                DbError::Connect { url: redact_url(url), cause: sqlx::Error::Protocol(other.to_string()) }
+            }
+        })?;
+        let url = redact_url(url);
+        match count {
+            0 => Ok(db),
+            n if n == migrate::total(db.backend) => Err(DbError::NotMigrated { url }),
+            count => Err(DbError::Outdated { url, count }),
+        }
+    }
+
+    async fn open(url: &str, create: bool) -> Result<Self, DbError> {
         sqlx::any::install_default_drivers();
         let backend = Backend::from_url(url)?;
         let url_fixed = match backend {
             Backend::MySql if url.starts_with("mariadb:") => format!("mysql:{}", &url[8..]),
             Backend::Sqlite if !url.contains("mode=") && !url.contains(":memory:") => {
                 let sep = if url.contains('?') { '&' } else { '?' };
-                format!("{url}{sep}mode=rwc")
+                format!("{url}{sep}mode={}", if create { "rwc" } else { "rw" })
             }
             _ => url.to_string(),
         };
-        let connect_err = |source| DbError::Connect { url: redact_url(url), source };
+        let connect_err = |cause| DbError::Connect { url: redact_url(url), cause };
         let options = AnyConnectOptions::from_str(&url_fixed).map_err(connect_err)?;
+        if backend == Backend::Sqlite {
+            diagnose::sqlite_file(url, !create)?;
+        } else {
+            diagnose::first_connection(url, backend, &options, ACQUIRE_TIMEOUT).await?;
+        }
         let max = if backend == Backend::Sqlite { 4 } else { 8 };
         let pool = AnyPoolOptions::new()
             .max_connections(max)
@@ -126,9 +182,8 @@ impl Db {
                 })
             })
             .connect_with(options)
-            .await
-            .map_err(connect_err)?;
-        Ok(Db { pool, backend })
+            .await;
+        pool.map(|pool| Db { pool, backend }).map_err(connect_err)
     }
 
     pub fn backend(&self) -> Backend {

@@ -31,7 +31,7 @@ pub use model::{
     AlertLink, AlertWhen, AttemptOutcome, CheckDef, Contact, Delivery, Event, EventRow, FailingContact, Flip,
     NoticeCommit, Rollup, RowProblem, Snapshot, idem_key,
 };
-pub use rows::{CheckRows, Store, default_options};
+pub use rows::{CheckRows, MAX_DATA, Store, default_options};
 pub use watcher::{Delta, Watcher};
 
 use crate::db::DbError;

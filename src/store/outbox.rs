@@ -206,6 +206,31 @@ pub async fn pending(db: &Db) -> Result<i64, sqlx::Error> {
     sqlx::query(sql).fetch_one(db.pool()).await?.try_get(0)
 }
 
+/// Rows not yet delivered or given up that may be sent by `until_ms` (unix ms): the ones a
+/// stopping node can still hope to deliver.
+///
+/// # Errors
+/// The database's.
+pub async fn pending_by(db: &Db, until_ms: i64) -> Result<i64, sqlx::Error> {
+    let sql = db.sql(&format!(
+        "SELECT {} FROM bearmon_outbox WHERE state IN ('pending', 'sending') AND next_attempt_at <= ?",
+        db.int("COUNT(*)")
+    ));
+    sqlx::query(sql).bind(until_ms).fetch_one(db.pool()).await?.try_get(0)
+}
+
+/// Makes every row waiting for a later attempt due now: at start, what the last run left
+/// pending goes out at once, not at the backoff it had reached. Returns how many rows.
+///
+/// # Errors
+/// The database's.
+pub async fn due_now(db: &Db) -> Result<u64, sqlx::Error> {
+    let now = now_ms();
+    let sql = db
+        .sql("UPDATE bearmon_outbox SET next_attempt_at = ? WHERE state = 'pending' AND next_attempt_at > ?");
+    Ok(sqlx::query(sql).bind(now).bind(now).execute(db.pool()).await?.rows_affected())
+}
+
 /// Contacts whose notifications fail: their newest row that was delivered or given up in
 /// the last `window_ms` was given up (or refused), or a row of theirs still retries
 /// `retrying_after_ms` after its flip. Newest error first per contact; at most 1,000 rows
