@@ -43,7 +43,7 @@ pub struct WorkerView {
     pub alive: bool,
     /// Unix milliseconds of the last heartbeat (RFC 3339 in the JSON; older nodes sent
     /// `last_heartbeat_ms`, a number).
-    #[serde(with = "crate::web::when::millis", alias = "last_heartbeat_ms")]
+    #[serde(with = "crate::util::when::millis", alias = "last_heartbeat_ms")]
     pub last_heartbeat: i64,
     pub checks_assigned: usize,
     pub probe_only: bool,

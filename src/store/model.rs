@@ -219,7 +219,7 @@ pub enum AttemptOutcome {
 pub struct Rollup {
     pub check_id: i64,
     /// Unix seconds of the hour's start (RFC 3339 in the API's JSON).
-    #[serde(with = "crate::web::when::secs")]
+    #[serde(with = "crate::util::when::secs")]
     pub hour: i64,
     pub runs: u32,
     pub failures: u32,

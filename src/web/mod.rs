@@ -12,7 +12,6 @@ mod page_notify;
 mod params;
 pub mod status;
 pub mod view;
-pub mod when;
 pub mod write;
 
 use std::future::Future;

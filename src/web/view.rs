@@ -258,7 +258,7 @@ pub struct LastResultView {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct SampleView {
     /// Unix seconds (RFC 3339 in the JSON).
-    #[serde(with = "super::when::secs_u32")]
+    #[serde(with = "crate::util::when::secs_u32")]
     pub at: u32,
     pub verdict: Verdict,
     pub latency_ms: f32,
@@ -281,7 +281,7 @@ pub struct EventView {
     /// `online` or `offline`.
     pub status: String,
     /// Unix seconds (RFC 3339 in the JSON).
-    #[serde(default, with = "super::when::secs_opt")]
+    #[serde(default, with = "crate::util::when::secs_opt")]
     pub time: Option<i64>,
 }
 

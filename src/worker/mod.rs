@@ -92,14 +92,8 @@ impl Shared {
 /// alert settings are unusable.
 pub async fn run(cfg: WorkerConfig, listener: TcpListener, stop: CancellationToken) -> Result<(), NodeError> {
     let notifier = Notifier::new(cfg.smtp.as_ref(), cfg.twilio.as_ref(), cfg.alerts.clone())?;
-    let base = NodeBase::new(
-        &cfg.name,
-        &cfg.secret,
-        cfg.tls.as_ref(),
-        &listener,
-        cfg.listen,
-        cfg.metrics_hub.as_ref(),
-    )?;
+    let hub = cfg.metrics_hub.as_ref();
+    let base = NodeBase::new(&cfg.name, &cfg.secret, cfg.tls.as_ref(), &listener, cfg.listen, hub)?;
     let addr = base.addr;
     let url = cfg.advertise.clone().unwrap_or_else(|| format!("{}://{addr}", base.scheme()));
     if cfg.advertise.is_none() && addr.ip().is_unspecified() {

@@ -2,6 +2,8 @@
 //! timestamps, hex, random bytes from the system RNG, a poison-tolerant [`lock`] and
 //! [`error_chain`].
 
+pub mod when;
+
 use std::fmt::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
