@@ -143,6 +143,17 @@ pub struct WorkerFile {
     pub http: HttpConfig,
     #[serde(default)]
     pub policy: PolicyConfig,
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+}
+
+/// `[metrics]`: what `/metrics` exports beyond the cluster's own series.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// `bearmon_check_up` and `bearmon_check_latency_seconds` for every check, on the
+    /// controller's `/metrics`. Off by default: two series per check.
+    pub per_check: bool,
 }
 
 /// Reads and parses a TOML file; `None` gives the defaults.
@@ -272,6 +283,8 @@ pub struct WorkerConfig {
     pub event_handlers: crate::policy::handler::HandlerConfig,
     /// Set by `bearmon up`: the in-process nodes' metrics, served together.
     pub metrics_hub: Option<crate::metrics::Hub>,
+    /// `[metrics] per_check`.
+    pub per_check_metrics: bool,
 }
 
 /// Worker flags, each `None` when not given.
@@ -363,6 +376,7 @@ impl WorkerConfig {
             flap_thresholds: file.policy.flap_thresholds()?,
             event_handlers: file.policy.handlers()?,
             metrics_hub: None,
+            per_check_metrics: file.metrics.per_check,
         })
     }
 }

@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use bearmon::db::Backend;
-use common::cluster::{Cluster, Node, get_json, wait_for};
+use common::cluster::{Cluster, Node, Target, get_json, wait_for};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -148,9 +148,31 @@ async fn up_serves_the_whole_cluster_in_prometheus_format_and_a_real_prometheus_
 #[tokio::test(flavor = "multi_thread")]
 async fn every_role_of_a_cluster_serves_metrics_promtool_accepts_and_the_viewserver_says_where() {
     let Some(promtool) = tool("promtool") else { return };
-    let Some((_db, url)) = common::fresh_db(Backend::Sqlite).await else { return };
-    let c = Cluster::start(&url, &["w1"], &["p1"], 2);
+    let Some((db, url)) = common::fresh_db(Backend::Sqlite).await else { return };
+    let target = Target::up().await;
+    let data = target.check_json();
+    common::exec(
+        &db,
+        &format!(
+            "INSERT INTO checks (name, type, data, check_interval, delay) VALUES ('web \"a\"', 'tcp', '{data}', 1, 0)"
+        ),
+    )
+    .await;
+    // `[metrics] per_check`: the controller's /metrics has every check's series.
+    let c = Cluster::start_with(&url, &["w1"], &["p1"], 2, "[metrics]\nper_check = true\n", "");
     c.wait_ready(2).await;
+    let controller = c.cluster().await["controller_url"].as_str().unwrap().to_string();
+    let series = "bearmon_check_up{check_id=\"1\",name=\"web \\\"a\\\"\"} 1";
+    let text = wait_for(Duration::from_secs(20), || async {
+        let (_, text) = scrape(&format!("{controller}/metrics"), None).await;
+        let measured = text.contains("\nbearmon_check_latency_seconds{check_id=\"1\"");
+        (text.contains(series) && measured).then_some(text)
+    })
+    .await
+    .unwrap_or_else(|| panic!("no {series} on the controller:\n{}", c.all_logs()));
+    assert!(text.contains(
+        "# TYPE bearmon_check_latency_seconds gauge\nbearmon_check_latency_seconds{check_id=\"1\""
+    ));
     let cluster = c.cluster().await;
     let workers = cluster["workers"].as_array().unwrap().clone();
     assert_eq!(workers.len(), 2, "{cluster}");
@@ -162,6 +184,8 @@ async fn every_role_of_a_cluster_serves_metrics_promtool_accepts_and_the_viewser
     }
     for u in &urls {
         let (ct, text) = scrape(u, None).await;
+        // Only the controller exports the per-check series.
+        assert_eq!(text.contains("bearmon_check_up{"), u.starts_with(&controller), "{u}:\n{text}");
         assert_eq!(ct, "text/plain; version=0.0.4; charset=utf-8", "{u}");
         // A node alone in its process labels nothing.
         assert!(text.contains("\nbearmon_controller_term "), "{u}:\n{text}");

@@ -196,6 +196,7 @@ pub async fn run(
             flap_thresholds: file.policy.flap_thresholds()?,
             event_handlers: file.policy.handlers()?,
             metrics_hub: Some(hub.clone()),
+            per_check_metrics: file.metrics.per_check,
         };
         let l = tokio::net::TcpListener::bind(cfg.listen).await?;
         let stop = stop.clone();

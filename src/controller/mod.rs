@@ -9,6 +9,7 @@
 //! term exists. No SQL text and no HTTP view types live here.
 
 pub mod assign;
+mod export;
 pub mod history;
 mod loops;
 mod read;

@@ -64,15 +64,22 @@ pub struct Metrics {
     pub cache_misses: Counter,
     /// The process's nodes, when this node is one of several in one process.
     hub: Option<Hub>,
+    /// Series this node adds at each scrape beyond its registry.
+    extra: ExtraSlot,
 }
+
+/// Series a node computes at each scrape (the controller's per-check series), as OpenMetrics
+/// text; `None` when it has none now (it is not the controller).
+pub type Extra = Arc<dyn Fn() -> Option<String> + Send + Sync>;
+type ExtraSlot = Arc<Mutex<Option<Extra>>>;
 
 /// The nodes of one process (`bearmon up`): each node's `/metrics` serves all of them, each
 /// series labelled with `node="NAME"`, so one scrape sees the whole cluster.
 #[derive(Clone, Default)]
 pub struct Hub(Arc<Mutex<Vec<Member>>>);
 
-/// A node of a [`Hub`]: its name and its registry.
-type Member = (String, Arc<Registry>);
+/// A node of a [`Hub`]: its name, its registry and its extra series.
+type Member = (String, Arc<Registry>, ExtraSlot);
 
 impl std::fmt::Debug for Hub {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -97,7 +104,8 @@ impl Metrics {
     /// under `node`.
     pub fn in_hub(hub: &Hub, node: &str) -> Self {
         let mut m = Self::new();
-        hub.0.lock().unwrap_or_else(|e| e.into_inner()).push((node.to_string(), m.registry.clone()));
+        let member = (node.to_string(), m.registry.clone(), m.extra.clone());
+        hub.0.lock().unwrap_or_else(|e| e.into_inner()).push(member);
         m.hub = Some(hub.clone());
         m
     }
@@ -210,7 +218,13 @@ impl Metrics {
             auth_refused,
             api_auth_refused,
             hub: None,
+            extra: ExtraSlot::default(),
         }
+    }
+
+    /// Adds `extra`'s series to every scrape of this node.
+    pub fn set_extra(&self, extra: Extra) {
+        *self.extra.lock().unwrap_or_else(|e| e.into_inner()) = Some(extra);
     }
 
     /// Counts one failed notification attempt to `contact`.
@@ -237,18 +251,22 @@ impl Metrics {
     pub fn render(&self, format: Format) -> String {
         let mut merged = Merged::default();
         merged.add(&process::openmetrics(), None);
-        let encode = |r: &Registry| {
+        let encode = |r: &Registry, extra: &ExtraSlot| {
             let mut text = String::new();
             // Writing into a String cannot fail.
             let _ = encode_registry(&mut text, r);
+            let extra = extra.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            if let Some(more) = extra.and_then(|f| f()) {
+                text.push_str(&more);
+            }
             text
         };
         match &self.hub {
-            None => merged.add(&encode(&self.registry), None),
+            None => merged.add(&encode(&self.registry, &self.extra), None),
             Some(hub) => {
                 let nodes = hub.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
-                for (node, registry) in &nodes {
-                    merged.add(&encode(registry), Some(node));
+                for (node, registry, extra) in &nodes {
+                    merged.add(&encode(registry, extra), Some(node));
                 }
             }
         }

@@ -48,6 +48,16 @@ pub(super) async fn token(State(shared): State<Arc<Shared>>, Json(q): Json<auth:
     }
 }
 
+/// `[metrics] per_check`: while this node is controller, its `/metrics` (and `bearmon up`'s)
+/// carries every check's series.
+pub(super) fn export_per_check(shared: &Arc<Shared>) {
+    if !shared.cfg.per_check_metrics {
+        return;
+    }
+    let weak = Arc::downgrade(shared);
+    shared.metrics.set_extra(Arc::new(move || Some(weak.upgrade()?.controller()?.per_check_metrics())));
+}
+
 pub(super) async fn metrics_text(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
     shared.metrics.response(&headers)
 }

@@ -122,6 +122,7 @@ pub async fn run(cfg: WorkerConfig, listener: TcpListener, stop: CancellationTok
         url: url.clone(),
         cfg,
     });
+    api::export_per_check(&shared);
     let cluster = base.signed(
         Router::new()
             .route("/cluster/sync", post(sync))

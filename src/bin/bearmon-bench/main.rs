@@ -26,6 +26,7 @@ mod probe;
 mod record;
 mod report;
 mod sample;
+mod scrape;
 mod states;
 mod window;
 
@@ -84,7 +85,9 @@ async fn main() {
 
     let pg_cpu_before = cpu_of_named("postgres");
     let (x0, t0) = pg_stats(db.clone()).await;
+    let scraper = if a.per_check_metrics { Some(scrape::Scraper::start(&vs.url).await) } else { None };
     let w = Window::measure(&vs, &workers, a.seconds).await;
+    let per_check_metrics = scraper.map_or(Value::Null, scrape::Scraper::finish);
     let pg_cpu = cpu_of_named("postgres") - pg_cpu_before;
     let (x1, t1) = pg_stats(db.clone()).await;
     let (secs, runs, skipped, buckets) = (w.secs, w.runs, w.skipped, w.buckets.clone());
@@ -124,6 +127,7 @@ async fn main() {
     let mut result = report::result(&a, &figures, &roles, &max, &peer_results, &detection, &failover_s);
     result["policy_rows"] = policy_rows;
     result["state_policy"] = state_policy;
+    result["per_check_metrics"] = per_check_metrics;
     println!("{}", serde_json::to_string_pretty(&result).unwrap());
     if let Some(path) = &a.record {
         record::append(path, &a, &figures, &result, &peer_results, demanded);

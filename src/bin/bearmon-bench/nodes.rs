@@ -72,6 +72,12 @@ pub fn start(a: &Args, dir: &std::path::Path, db_url: &str) -> (Proc, Vec<Proc>)
     )
     .unwrap();
     let config = [s("--config"), timing.display().to_string()];
+    // The workers' file: the timing, and `[metrics]` under `--per-check-metrics`.
+    let worker_toml = dir.join("worker.toml");
+    let metrics = if a.per_check_metrics { "[metrics]\nper_check = true\n" } else { "" };
+    let timing_text = std::fs::read_to_string(&timing).unwrap();
+    std::fs::write(&worker_toml, format!("{timing_text}{metrics}")).unwrap();
+    let worker_config = [s("--config"), worker_toml.display().to_string()];
     let vs_args = [s("viewserver"), s("--listen"), s("127.0.0.1:0"), s("--secret"), secret.clone()];
     let vs = spawn(&a.bin, "viewserver", &[&vs_args[..], &config[..]].concat(), &dir.join("viewserver.log"));
     let mut workers: Vec<Proc> = Vec::new();
@@ -91,7 +97,7 @@ pub fn start(a: &Args, dir: &std::path::Path, db_url: &str) -> (Proc, Vec<Proc>)
             s("--confirmations"),
             a.confirmations.to_string(),
         ];
-        let args = [&args[..], &config[..]].concat();
+        let args = [&args[..], &worker_config[..]].concat();
         workers.push(spawn(&a.bin, &format!("w{i}"), &args, &dir.join(format!("w{i}.log"))));
     }
     (vs, workers)

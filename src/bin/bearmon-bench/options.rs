@@ -85,4 +85,8 @@ pub struct Args {
     /// One dependency for every check but one in 100, on the first of its hundred.
     #[arg(long)]
     pub dependencies: bool,
+    /// `[metrics] per_check = true` on the workers, the controller scraped every 15 s through
+    /// the window (issue 20; see `scrape`).
+    #[arg(long)]
+    pub per_check_metrics: bool,
 }
