@@ -17,6 +17,34 @@ use crate::policy::{self, options::CheckOptions};
 /// The largest `checks.data` accepted (gobearmon's column holds 1,024 characters).
 pub const MAX_DATA: usize = 64 * 1024;
 
+/// How much of an oversized row's redacted data is kept, to be shown.
+const OVERSIZED_SHOWN: usize = 4096;
+
+/// What is kept of data over [`MAX_DATA`] (the row is invalid and runs nowhere): a JSON
+/// string, for the check page, holding the start of the redacted text with a note saying it
+/// was truncated and why the check is invalid; data that is not JSON is withheld (its
+/// secrets cannot be found), with the same note.
+fn oversized_data(data: &str) -> String {
+    let why =
+        format!("the check is invalid: its data is {} bytes, over the {MAX_DATA}-byte limit", data.len());
+    let text = if serde_json::from_str::<serde::de::IgnoredAny>(data).is_ok() {
+        let redacted = crate::check::Redacted::new(data);
+        let shown = redacted.data(data);
+        let mut cut = OVERSIZED_SHOWN.min(shown.len());
+        while !shown.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        format!(
+            "{}…\n\n(truncated: the first {cut} of {} bytes of the redacted data are shown; {why})",
+            &shown[..cut],
+            shown.len()
+        )
+    } else {
+        format!("(withheld: not valid JSON, so its secrets cannot be found; {why})")
+    };
+    serde_json::Value::String(text).to_string()
+}
+
 /// The longest `check_interval` (a day): longer ones are refused, so no interval overflows
 /// once turned into milliseconds or added to a time.
 pub const MAX_INTERVAL_SECS: i64 = 86_400;
@@ -321,7 +349,7 @@ fn parse_check(
             parsed.spec
         })
     };
-    let data = if oversized { String::new() } else { data };
+    let data = if oversized { oversized_data(&data) } else { data };
     let options_text: Option<String> = row.try_get(7).unwrap_or(None);
     let options = match options_text.as_deref().map(str::trim).filter(|t| !t.is_empty() && *t != "null") {
         None => DEFAULT_OPTIONS.clone(),

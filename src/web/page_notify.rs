@@ -233,6 +233,9 @@ mod tests {
     use super::super::view::{CheckDetail, ChecksPage, History, SentView};
     use crate::node::proto::ClusterView;
 
+    /// 2025-01-02T03:15:00Z, in the test check's problem.
+    const NOW: i64 = 1_735_787_700;
+
     fn cluster() -> ClusterView {
         serde_json::from_value(json!({
             "term": 1, "controller": "w1", "controller_url": null, "workers": [],
@@ -276,7 +279,7 @@ mod tests {
         v["hour"] = json!(null);
         let detail: CheckDetail = serde_json::from_value(v).unwrap();
         let history = History { id: 7, recent: vec![], hourly: vec![] };
-        let html = page::check(&cluster(), &detail, &history, Ok(&sent()));
+        let html = page::check(&cluster(), &detail, &history, Ok(&sent()), NOW);
         for want in [
             "State type <b>soft</b> · attempt 2/4",
             "soft 2/4",
@@ -295,9 +298,9 @@ mod tests {
         for raw in ["ann <ops>", "<b>patching</b>", "disk & fans", "<PROBLEM>", "shop <main>"] {
             assert!(!html.contains(raw), "{raw:?} is not escaped:\n{html}");
         }
-        let unread = page::check(&cluster(), &detail, &history, Err("the outbox <is> down"));
+        let unread = page::check(&cluster(), &detail, &history, Err("the outbox <is> down"), NOW);
         assert!(unread.contains("could not be read: the outbox &lt;is&gt; down"), "{unread}");
-        let none = page::check(&cluster(), &detail, &history, Ok(&[]));
+        let none = page::check(&cluster(), &detail, &history, Ok(&[]), NOW);
         assert!(none.contains("Last notifications</h3><p>None yet.</p>"), "{none}");
     }
 
@@ -315,7 +318,7 @@ mod tests {
             "counts": {"online": 0, "offline": 2, "invalid": 0}
         }))
         .unwrap();
-        let html = page::index(&cluster(), &p, &[], "", "");
+        let html = page::index(&cluster(), &p, &[], "", "", NOW);
         let row = |id: &str| {
             let start = html.find(&format!("data-id=\"{id}\"")).unwrap();
             let end = html[start..].find("</tr>").unwrap() + start;
