@@ -27,10 +27,19 @@ fn utc(secs: i64) -> Option<(String, String)> {
     ))
 }
 
-/// `HH:MM` (UTC) for an axis label.
+/// `HH:MM` (UTC) for an axis label, `HH:MM:SS` when `seconds`.
+fn clock(secs: i64, seconds: bool) -> String {
+    time::OffsetDateTime::from_unix_timestamp(secs).map_or_else(
+        |_| "?".into(),
+        |t| match seconds {
+            true => format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second()),
+            false => format!("{:02}:{:02}", t.hour(), t.minute()),
+        },
+    )
+}
+
 fn hh_mm(secs: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(secs)
-        .map_or_else(|_| "?".into(), |t| format!("{:02}:{:02}", t.hour(), t.minute()))
+    clock(secs, false)
 }
 
 /// Unix seconds of an RFC 3339 time.
@@ -203,17 +212,30 @@ pub fn latency_chart(samples: &[SampleView], w: f64, h: f64) -> String {
             top * frac
         );
     }
+    // Start, middle and end times (UTC), with seconds over a short span; a label equal to
+    // the one before it is left out.
+    let mut shown_label = String::new();
     for frac in [0.0, 0.5, 1.0] {
         let t = t0 + ((t1 - t0) as f64 * frac) as i64;
+        let label = clock(t, t1 - t0 < 600);
+        if label == shown_label {
+            continue;
+        }
         let anchor = ["start", "middle", "end"][(frac * 2.0) as usize];
         let _ = write!(
             out,
-            "<text class=\"x\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\">{}</text>",
+            "<text class=\"x\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\">{label}</text>",
             x(t),
-            h - 4.0,
-            hh_mm(t)
+            h - 4.0
         );
+        shown_label = label;
     }
+    let _ = write!(
+        out,
+        "<text class=\"x\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">UTC</text>",
+        w - 2.0,
+        h - 4.0 - 10.0
+    );
     let line: Vec<String> = samples
         .iter()
         .map(|s| format!("{:.1},{:.1}", x(i64::from(s.at)), y(f64::from(s.latency_ms))))
@@ -440,11 +462,15 @@ mod tests {
             ">100 ms</text>",
             ">200 ms</text>",
             ">22:13</text>",
+            ">22:18</text>",
             ">22:23</text>",
+            ">UTC</text>",
             "<polyline",
         ] {
             assert!(svg.contains(want), "{want} missing: {svg}");
         }
+        let short = latency_chart(&[sample(1_700_000_000, Verdict::Online, 1.0)], 720.0, 160.0);
+        assert_eq!(short.matches(">22:13:20</text>").count(), 1, "one label, with seconds: {short}");
         assert!(
             svg.contains(&format!("fill=\"{RED}\"><title>2023-11-14 22:23:20 UTC · down · 40 ms</title>"))
         );

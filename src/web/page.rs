@@ -204,6 +204,11 @@ fn since(at: Option<&str>, now: i64) -> String {
     at.map_or_else(|| "since start of records".to_string(), |t| time_tag_str(t, now))
 }
 
+/// [`since`] in a sentence: "since 3 min ago", "since start of records".
+fn since_phrase(at: Option<&str>, now: i64) -> String {
+    at.map_or_else(|| "since start of records".to_string(), |t| format!("since {}", time_tag_str(t, now)))
+}
+
 /// The uptime figures: 24 hours, 7 and 30 days, from the hourly rollups.
 fn uptime_figures(hourly: &[crate::store::Rollup], now: i64) -> String {
     let mut out = String::from("<div class=\"uptime\" id=\"uptime\">");
@@ -242,6 +247,12 @@ pub fn check(
     if let Some(h) = detail.hour.as_ref().filter(|h| !hourly.iter().any(|r| r.hour == h.hour)) {
         hourly.push(h.clone());
     }
+    // The whole message, wrapped: an error is read, not guessed from its first words.
+    let message = if msg.is_empty() {
+        String::new()
+    } else {
+        format!("<p class=\"msg-full\" id=\"message\">{}</p>", esc(msg))
+    };
     let definition = match &detail.data {
         // Text the controller could not show as JSON: withheld or truncated, with its note.
         serde_json::Value::String(s) => esc(s),
@@ -250,8 +261,8 @@ pub fn check(
     let notify_html =
         page_notify::section(c, sent) + &page_notify::handlers_section(&c.event_handlers) + "<!--stalking-->";
     let main = format!(
-        "{}<h2 class=\"{st}\">{} <span class=\"st\">{st}</span>{}</h2><p>Type {} · every {} s · delay {} · since {} · worker {}{last_at}</p>\
-         <p class=\"msg-full\" id=\"message\">{}</p>{}{notify_html}<h3>Last results</h3>{}<h3>Response time</h3>{}\
+        "{}<h2 class=\"{st}\">{} <span class=\"st\">{st}</span>{}</h2><p>Type {} · every {} s · delay {} · {} · worker {}{last_at}</p>\
+         {}{}{notify_html}<h3>Last results</h3>{}<h3>Response time</h3>{}\
          <h3>Last day (availability per hour)</h3>{}<h3>Definition</h3><pre>{definition}</pre>",
         cluster_panel(cluster),
         esc(&c.name),
@@ -259,9 +270,9 @@ pub fn check(
         esc(&c.kind),
         c.interval,
         c.delay,
-        since(c.since.as_deref(), now),
+        since_phrase(c.since.as_deref(), now),
         esc(c.worker.as_deref().unwrap_or("none")),
-        esc(msg),
+        message,
         uptime_figures(&hourly, now),
         charts::heartbeat(
             &history.recent,
@@ -290,4 +301,33 @@ pub fn unavailable(cluster: &ClusterView, why: &str, starting: bool) -> String {
 
 fn url_escape(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn the_check_page_shows_the_message_whole_and_a_withheld_definition_as_text() {
+        let cluster: ClusterView = serde_json::from_value(json!({
+            "term": 1, "controller": "w1", "controller_url": null, "workers": [],
+            "workers_live": 0, "confirmations": null, "degraded": false
+        }))
+        .unwrap();
+        let long = format!("data: {} <bytes>, over the limit", "9".repeat(300));
+        let detail: CheckDetail = serde_json::from_value(json!({
+            "id": 3, "name": "big", "type": "http", "status": "invalid", "error": long, "since": null,
+            "interval": 60, "delay": 1, "worker": null, "streak": 0, "degraded": null,
+            "last_result": null, "data": "{\"url\":\"x\"}… (truncated: why)", "alerts": [], "hour": null
+        }))
+        .unwrap();
+        let history = History { id: 3, recent: vec![], hourly: vec![] };
+        let html = check(&cluster, &detail, &history, Ok(&[]), 1_700_000_000);
+        assert!(html.contains(&format!("<p class=\"msg-full\" id=\"message\">{}</p>", esc(&long))), "{html}");
+        assert!(html.contains("<pre>{&quot;url&quot;:&quot;x&quot;}… (truncated: why)</pre>"), "{html}");
+        assert!(html.contains(" · since start of records · "), "{html}");
+        assert!(html.contains("uptime 24 h<b>no runs</b>"), "{html}");
+    }
 }

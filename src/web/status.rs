@@ -168,3 +168,29 @@ pub async fn check(
         (Err(why), _) | (_, Err(why)) => html(StatusCode::NOT_FOUND, page::unavailable(cluster, &why, false)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cluster(term: u64, controller_url: Option<&str>) -> ClusterView {
+        serde_json::from_value(serde_json::json!({
+            "term": term, "controller": null, "controller_url": controller_url, "workers": [],
+            "workers_live": 0, "confirmations": null, "degraded": false
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_new_cluster_is_starting_then_lacks_a_worker() {
+        let s = Duration::from_secs;
+        assert!(starting(&cluster(0, None), s(2)));
+        assert!(!starting(&cluster(0, None), s(20)), "nobody came: start a worker");
+        assert!(!starting(&cluster(3, None), s(2)), "a controller was elected and lost");
+        let page = page::unavailable(&cluster(0, None), no_controller(true), true);
+        assert!(page.contains("<meta http-equiv=\"refresh\" content=\"2\">"), "{page}");
+        assert!(page.contains("bearmon is starting: electing a controller, this takes a few seconds."));
+        let page = page::unavailable(&cluster(0, None), no_controller(false), false);
+        assert!(!page.contains("http-equiv") && page.contains("start a worker with a database"), "{page}");
+    }
+}
