@@ -101,7 +101,7 @@ fn header(counts: &StatusCounts) -> String {
 
 /// The contacts whose notifications fail, on top of the list: a failing channel must be
 /// seen before the outage it should have reported.
-fn failing_panel(failing: &[FailingContactView]) -> String {
+fn failing_panel(failing: &[FailingContactView], now: i64) -> String {
     if failing.is_empty() {
         return String::new();
     }
@@ -113,7 +113,7 @@ fn failing_panel(failing: &[FailingContactView]) -> String {
             esc(f.kind.as_deref().unwrap_or("deleted")),
             esc(&f.state),
             f.attempts,
-            esc(f.since.as_deref().unwrap_or("?")),
+            f.since.as_deref().map_or_else(|| "?".to_string(), |t| time_tag_str(t, now)),
             esc(&f.error)
         ));
     }
@@ -195,7 +195,11 @@ pub fn index(
     shell(
         "bearmon",
         &header(&page.counts),
-        &format!("{}{}<!--problems-->{form}{table}{nav}", cluster_panel(cluster), failing_panel(failing)),
+        &format!(
+            "{}{}<!--problems-->{form}{table}{nav}",
+            cluster_panel(cluster),
+            failing_panel(failing, now)
+        ),
     )
 }
 
@@ -258,8 +262,9 @@ pub fn check(
         serde_json::Value::String(s) => esc(s),
         v => esc(&serde_json::to_string_pretty(v).unwrap_or_default()),
     };
-    let notify_html =
-        page_notify::section(c, sent) + &page_notify::handlers_section(&c.event_handlers) + "<!--stalking-->";
+    let notify_html = page_notify::section(c, sent, now)
+        + &page_notify::handlers_section(&c.event_handlers, now)
+        + "<!--stalking-->";
     let main = format!(
         "{}<h2 class=\"{st}\">{} <span class=\"st\">{st}</span>{}</h2><p>Type {} · every {} s · delay {} · {} · worker {}{last_at}</p>\
          {}{}{notify_html}<h3>Last results</h3>{}<h3>Response time</h3>{}\

@@ -161,7 +161,7 @@ pub async fn check(
             StatusCode::OK,
             page::check(cluster, &d, &h, sent, now_secs()).replacen(
                 "<!--stalking-->",
-                &crate::web::page_notify::stalking_section(&stalks),
+                &crate::web::page_notify::stalking_section(&stalks, now_secs()),
                 1,
             ),
         ),
