@@ -119,6 +119,18 @@ pub async fn index(
                 1,
             ),
         ),
+        // A controller just elected may still be loading the checks: while the viewserver is
+        // young, that is starting too.
+        Err(why) if uptime < STARTING => html(
+            StatusCode::SERVICE_UNAVAILABLE,
+            page::unavailable(
+                cluster,
+                &format!(
+                    "bearmon is starting: the controller is not answering yet ({why}); this takes a few seconds."
+                ),
+                true,
+            ),
+        ),
         Err(why) => html(StatusCode::SERVICE_UNAVAILABLE, page::unavailable(cluster, &why, false)),
     }
 }
