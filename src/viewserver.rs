@@ -241,6 +241,13 @@ impl Shared {
         crate::util::lock(&self.state)
     }
 
+    /// The cluster view for the status page, and how long this viewserver has run.
+    fn page_view(&self) -> (ClusterView, Duration) {
+        let now = Instant::now();
+        let s = self.lock();
+        (s.view(now, None), now.duration_since(s.started))
+    }
+
     fn publish(&self, v: &ClusterView) {
         self.metrics.controller_term.set(v.term as i64);
         self.metrics.workers_live.set(v.workers_live as i64);
@@ -347,8 +354,8 @@ async fn page_index(
     Query(q): Query<status::PageQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let cluster = shared.lock().view(Instant::now(), None);
-    status::index(&shared.client, &cluster, &q, forwarded(&headers)).await
+    let (cluster, uptime) = shared.page_view();
+    status::index(&shared.client, &cluster, &q, forwarded(&headers), uptime).await
 }
 
 async fn page_check(
@@ -356,8 +363,8 @@ async fn page_check(
     axum::extract::Path(id): axum::extract::Path<i64>,
     headers: HeaderMap,
 ) -> Response {
-    let cluster = shared.lock().view(Instant::now(), None);
-    status::check(&shared.client, &cluster, id, forwarded(&headers)).await
+    let (cluster, uptime) = shared.page_view();
+    status::check(&shared.client, &cluster, id, forwarded(&headers), uptime).await
 }
 
 /// `/api/*` (but `/api/cluster`) is the controller's: forwarded.

@@ -36,14 +36,34 @@ async fn up_serves_the_page_the_api_and_status() {
         &["up".into(), "--listen".into(), format!("127.0.0.1:{port}"), "--database".into(), db_url.clone()],
     );
 
-    // The page answers within 10 s and lists the demo check as online.
+    // The page answers within 10 s and lists the demo check as online. Until a controller
+    // is elected it says that bearmon is starting and reloads itself, not to start a worker.
+    let waiting = std::sync::Mutex::new(Vec::new());
     let page = wait_for(Duration::from_secs(10), || async {
         let r = reqwest::get(&base).await.ok()?;
+        let code = r.status().as_u16();
         let text = r.text().await.ok()?;
+        if code == 503 {
+            waiting.lock().unwrap().push(text.clone());
+        }
         text.contains("bearmon status page").then_some(text)
     })
     .await;
     let page = page.unwrap_or_else(|| panic!("no page within 10 s:\n{}", up.log_text()));
+    let waiting = waiting.into_inner().unwrap();
+    assert!(
+        waiting
+            .iter()
+            .any(|w| w.contains("bearmon is starting: electing a controller, this takes a few seconds.")),
+        "the page was there before any controller could be elected: {waiting:?}"
+    );
+    for w in &waiting {
+        assert!(w.contains("bearmon is starting: "), "{w}");
+        assert!(
+            w.contains("<meta http-equiv=\"refresh\" content=\"2\">") && !w.contains("start a worker"),
+            "{w}"
+        );
+    }
     eprintln!("page after {:?}", started.elapsed());
     assert!(page.contains("class=\"check online\""), "{page}");
     assert!(
@@ -165,7 +185,33 @@ async fn up_serves_the_page_the_api_and_status() {
     let (code, _) = status("http://127.0.0.1:1");
     assert_eq!(code, Some(2), "an unreachable node is an error");
 
-    browser_check(&base, dir.path());
+    // An oversized check with a known history: two past hours of 60 runs, one all failures.
+    let big = format!(
+        r#"{{"url":"http://127.0.0.1:1/","password":"pw-big-secret","pad":"{}"}}"#,
+        "b".repeat(70_000)
+    );
+    common::exec(
+        &db,
+        &format!("INSERT INTO checks (name, type, data) VALUES ('oversized', 'http', '{big}')"),
+    )
+    .await;
+    let hour = bearmon::util::now_ms() / 1000 / 3600 * 3600;
+    for (ago, failures) in [(2, 60), (3, 0)] {
+        common::exec(&db, &format!("INSERT INTO bearmon_rollups (check_id, hour, runs, failures, latency_avg_ms, latency_p50_ms, latency_p95_ms, latency_max_ms) VALUES (3, {}, 60, {failures}, 5, 5, 9, 12)", hour - ago * 3600)).await;
+    }
+    let invalid = wait_for(Duration::from_secs(10), || async {
+        let v = get_json(&format!("{base}/api/checks/3")).await?;
+        (v["status"] == "invalid").then_some(v)
+    })
+    .await;
+    assert!(invalid.is_some(), "the oversized check is not listed as invalid");
+    let message = get_json(&format!("{base}/api/checks/2")).await.unwrap()["last_result"]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(message.len() > 60, "a message long enough to have been cut: {message}");
+
+    browser_check(&base, dir.path(), &message);
 
     // Ctrl-C / SIGTERM stops it cleanly.
     up.signal("TERM");
@@ -174,7 +220,7 @@ async fn up_serves_the_page_the_api_and_status() {
 
 /// The page in headless Chromium: it loads without console errors, shows the down check as
 /// down, draws the charts; a screenshot is kept in target/artifacts/.
-fn browser_check(base: &str, scratch: &std::path::Path) {
+fn browser_check(base: &str, scratch: &std::path::Path, message: &str) {
     let Some(chromium) = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
         .into_iter()
         .find(|p| std::path::Path::new(p).exists())
@@ -202,10 +248,18 @@ fn browser_check(base: &str, scratch: &std::path::Path) {
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(dom.contains("data-ready=\"1\""), "the page's script did not run:\n{dom}\n{log}");
     assert!(dom.contains("class=\"check offline\"") && dom.contains("closed port"), "{dom}");
-    assert!(dom.contains("<polyline"), "no chart drawn: {dom}");
+    assert!(dom.contains("class=\"beat "), "no heartbeats drawn: {dom}");
     let console: Vec<&str> =
         log.lines().filter(|l| l.contains("CONSOLE") || l.contains("Uncaught")).collect();
     assert!(console.is_empty(), "console messages: {console:?}");
+    let dump = |url: &str| {
+        let out = Command::new(chromium)
+            .args(flags(&["--virtual-time-budget=2000", "--dump-dom", url]))
+            .output()
+            .expect("run chromium");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    read_as_a_user(&dom, &dump(&format!("{base}/checks/2")), &dump(&format!("{base}/checks/3")), message);
 
     let artifacts = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/artifacts");
     std::fs::create_dir_all(&artifacts).unwrap();
@@ -222,4 +276,60 @@ fn browser_check(base: &str, scratch: &std::path::Path) {
         .expect("run chromium");
     assert!(shot.exists(), "no screenshot: {}", String::from_utf8_lossy(&out.stderr));
     eprintln!("screenshot kept at {}", shot.display());
+}
+
+/// The row of check `id` in the list.
+fn row(list: &str, id: u32) -> &str {
+    let start = list.find(&format!("data-id=\"{id}\"")).unwrap_or_else(|| panic!("no row {id}: {list}"));
+    &list[start..start + list[start..].find("</tr>").unwrap()]
+}
+
+/// The `<g>` of the chart mark whose hover text holds `title`.
+fn mark<'a>(page: &'a str, title: &str) -> &'a str {
+    let at = page.find(title).unwrap_or_else(|| panic!("{title:?} not drawn: {page}"));
+    let start = page[..at].rfind("<g ").unwrap();
+    &page[start..at + page[at..].find("</g>").unwrap()]
+}
+
+/// The `height` of the `<rect class="{class}">` in `group`.
+fn height(group: &str, class: &str) -> Option<f64> {
+    let rest = &group[group.find(&format!("<rect class=\"{class}\""))?..];
+    let h = &rest[rest.find("height=\"")? + 8..];
+    h[..h.find('"')?].parse().ok()
+}
+
+/// What a newcomer reads in the list, the down check's page and the oversized check's page.
+fn read_as_a_user(list: &str, down: &str, oversized: &str, message: &str) {
+    // Relative times with the exact time on hover; a check that never flipped says so.
+    let closed = row(list, 2);
+    assert!(closed.contains("<time datetime=\"20") && closed.contains(" UTC\">"), "{closed}");
+    assert!(closed.contains(" ago</time>") || closed.contains("just now</time>"), "{closed}");
+    assert!(closed.contains("class=\"beat down\""), "a red heartbeat: {closed}");
+    assert!(row(list, 3).contains("since start of records"), "{}", row(list, 3));
+
+    // The error message whole, in a paragraph that wraps.
+    let esc = message.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    assert!(down.contains(&format!("<p class=\"msg-full\" id=\"message\">{esc}</p>")), "{message}: {down}");
+    assert!(down.contains(".msg-full{white-space:pre-wrap;overflow-wrap:anywhere"), "{down}");
+    assert!(down.contains(" ms</text>") && down.contains("class=\"beat down\""), "axes, heartbeats: {down}");
+
+    // The known history: 50 % up over 24 h, 7 d and 30 d; the fully-down hour a full red bar.
+    for label in ["24h", "7d", "30d"] {
+        assert!(oversized.contains(&format!("class=\"up-{label}\">uptime ")), "{oversized}");
+        let fig = &oversized[oversized.find(&format!("class=\"up-{label}\"")).unwrap()..];
+        assert!(fig[..fig.find("</div>").unwrap()].ends_with("<b>50.0 %</b>"), "{label}: {fig:.80}");
+    }
+    let red = mark(oversized, ": 0.0 % up (60 of 60 runs failed");
+    assert!(red.contains("fill=\"#cf222e\""), "{red}");
+    assert!(height(red, "down").is_some_and(|h| h > 100.0), "a full-height red bar: {red}");
+    assert_eq!(height(red, "up"), None, "{red}");
+    let green = mark(oversized, ": 100 % up (0 of 60 runs failed");
+    assert!(height(green, "up").is_some_and(|h| h > 100.0) && height(green, "down").is_none(), "{green}");
+
+    // The oversized definition: redacted, truncated, and the page says why.
+    assert!(!oversized.contains("pw-big-secret"), "the secret is shown");
+    assert!(oversized.contains("\"password\": \"***\""), "{oversized}");
+    assert!(oversized.contains("(truncated: strings over 200 characters cut; "), "{oversized}");
+    assert!(oversized.contains("the check is invalid: its data is 70065 bytes, over the 65536-byte limit)"));
+    assert!(!oversized.contains("withheld"), "{oversized}");
 }

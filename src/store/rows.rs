@@ -17,6 +17,60 @@ use crate::policy::{self, options::CheckOptions};
 /// The largest `checks.data` accepted (gobearmon's column holds 1,024 characters).
 pub const MAX_DATA: usize = 64 * 1024;
 
+/// How much of an oversized row's redacted data is kept, to be shown, and how long its
+/// strings may be there.
+const OVERSIZED_SHOWN: usize = 4096;
+const OVERSIZED_STRING: usize = 200;
+
+/// `v` with every string over [`OVERSIZED_STRING`] characters cut; whether any was.
+fn shorten(v: &mut serde_json::Value) -> bool {
+    use serde_json::Value;
+    match v {
+        Value::String(s) if s.chars().count() > OVERSIZED_STRING => {
+            let head: String = s.chars().take(OVERSIZED_STRING).collect();
+            *s = format!("{head}… ({} bytes)", s.len());
+            true
+        }
+        Value::Array(items) => items.iter_mut().fold(false, |cut, i| shorten(i) | cut),
+        Value::Object(map) => map.values_mut().fold(false, |cut, i| shorten(i) | cut),
+        _ => false,
+    }
+}
+
+/// What is kept of data over [`MAX_DATA`] (the row is invalid and runs nowhere): a JSON
+/// string, for the check page, holding the redacted data with long strings cut and at most
+/// [`OVERSIZED_SHOWN`] bytes, with a note saying it was truncated and why the check is
+/// invalid; data that is not JSON is withheld (its secrets cannot be found), with the note.
+fn oversized_data(data: &str) -> String {
+    let why =
+        format!("the check is invalid: its data is {} bytes, over the {MAX_DATA}-byte limit", data.len());
+    let redacted = crate::check::Redacted::new(data);
+    let text = match serde_json::from_str::<serde_json::Value>(redacted.data(data)) {
+        Ok(mut v) => {
+            let mut cuts = Vec::new();
+            if shorten(&mut v) {
+                cuts.push(format!("strings over {OVERSIZED_STRING} characters cut"));
+            }
+            let shown = serde_json::to_string_pretty(&v).unwrap_or_default();
+            let mut end = OVERSIZED_SHOWN.min(shown.len());
+            while !shown.is_char_boundary(end) {
+                end -= 1;
+            }
+            if end < shown.len() {
+                cuts.push(format!("the first {end} of {} bytes shown", shown.len()));
+            }
+            format!(
+                "{}{}\n\n(truncated: {}; {why})",
+                &shown[..end],
+                if end < shown.len() { "…" } else { "" },
+                cuts.join(", ")
+            )
+        }
+        Err(_) => format!("(withheld: not valid JSON, so its secrets cannot be found; {why})"),
+    };
+    serde_json::Value::String(text).to_string()
+}
+
 /// The longest `check_interval` (a day): longer ones are refused, so no interval overflows
 /// once turned into milliseconds or added to a time.
 pub const MAX_INTERVAL_SECS: i64 = 86_400;
@@ -321,7 +375,7 @@ fn parse_check(
             parsed.spec
         })
     };
-    let data = if oversized { String::new() } else { data };
+    let data = if oversized { oversized_data(&data) } else { data };
     let options_text: Option<String> = row.try_get(7).unwrap_or(None);
     let options = match options_text.as_deref().map(str::trim).filter(|t| !t.is_empty() && *t != "null") {
         None => DEFAULT_OPTIONS.clone(),
@@ -402,5 +456,23 @@ pub fn default_options() -> Arc<CheckOptions> {
 fn log_problems(problems: &[RowProblem]) {
     for p in problems {
         tracing::warn!(table = p.table, id = p.id, field = %p.field, "bad row: {p}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oversized_data_is_shown_redacted_and_cut_with_why() {
+        let keys: Vec<String> = (0..9000).map(|i| format!("\"z{i}\":{i}")).collect();
+        let data = format!("{{\"password\":\"hunter2-x\",{}}}", keys.join(","));
+        let shown: String = serde_json::from_str(&oversized_data(&data)).unwrap();
+        assert!(!shown.contains("hunter2-x") && shown.contains("\"password\": \"***\""), "{shown:.200}");
+        let note = &shown[shown.rfind("\n\n(").unwrap()..];
+        assert!(note.starts_with("\n\n(truncated: the first 4096 of "), "{note}");
+        assert!(note.ends_with(&format!("over the {MAX_DATA}-byte limit)")), "{note}");
+        let bad: String = serde_json::from_str(&oversized_data(&"{".repeat(70_000))).unwrap();
+        assert!(bad.starts_with("(withheld: not valid JSON, so its secrets cannot be found; the check is invalid: its data is 70000 bytes"), "{bad}");
     }
 }

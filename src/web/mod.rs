@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod auth;
+mod charts;
 pub mod page;
 mod page_notify;
 mod params;

@@ -3,13 +3,10 @@
 //! serves (from the controller), one page of checks at a time, so 100,000 checks cost one
 //! page of rows.
 
+use super::charts::{self, percent, time_tag_str, uptime};
 use super::page_notify::{self, STYLE as NOTIFY_STYLE};
-use super::view::{
-    CheckDetail, ChecksPage, FailingContactView, History, SampleView, SentView, Shown, StatusCounts,
-};
-use crate::check::Verdict;
+use super::view::{CheckDetail, ChecksPage, FailingContactView, History, SentView, Shown, StatusCounts};
 use crate::node::proto::ClusterView;
-use crate::store::Rollup;
 
 /// Escapes text for HTML.
 pub fn esc(s: &str) -> String {
@@ -31,6 +28,9 @@ th{font-weight:600;color:var(--mut)}.st{font-weight:600;text-transform:uppercase
 .msg{color:var(--mut);max-width:420px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 form{display:flex;gap:8px;margin-bottom:12px;flex-wrap:wrap}input,select,button{font:inherit;padding:4px 8px}
 .nav{margin-top:12px;display:flex;gap:12px}.cluster{margin:0 0 16px;padding:10px 12px;background:var(--bg);border:1px solid #d0d7de;border-radius:6px}
+.msg-full{white-space:pre-wrap;overflow-wrap:anywhere;background:var(--bg);padding:6px 8px;border-radius:6px}
+pre{white-space:pre-wrap;overflow-wrap:anywhere;background:var(--bg);padding:8px}.note{color:var(--inv)}
+.uptime{display:flex;gap:12px;flex-wrap:wrap;margin:8px 0}.uptime div{padding:6px 12px;border:1px solid #d0d7de;border-radius:6px}.uptime b{font-size:18px;display:block}
 .degraded{color:var(--bad);font-weight:600}.dead{color:var(--bad)}svg{display:block}a{color:#0969da;text-decoration:none}
 "#;
 
@@ -50,86 +50,16 @@ const SCRIPT: &str = r#"
 "#;
 
 fn shell(title: &str, header: &str, main: &str) -> String {
+    shell_with(title, "", header, main)
+}
+
+/// The page around `main`, with `head` (a `<meta>`) added to its head.
+fn shell_with(title: &str, head: &str, header: &str, main: &str) -> String {
     format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">{head}\
          <title>{}</title><link rel=\"icon\" href=\"data:,\"><style>{STYLE}{NOTIFY_STYLE}</style></head><body><header>{header}<span id=\"updated\" class=\"pill\">refreshes every 10 s</span></header>\
          <main>{main}</main><script>{SCRIPT}</script></body></html>",
         esc(title)
-    )
-}
-
-/// A latency line over the samples' time span, failures as red dots: the last-hour chart.
-pub fn sparkline(samples: &[SampleView], w: f64, h: f64) -> String {
-    let pts: Vec<(f64, f64, bool)> = samples
-        .iter()
-        .map(|s| (f64::from(s.at), f64::from(s.latency_ms), s.verdict == Verdict::Offline))
-        .collect();
-    if pts.is_empty() {
-        return format!(
-            "<svg class=\"chart\" width=\"{w}\" height=\"{h}\" role=\"img\" aria-label=\"no results yet\"><text x=\"4\" y=\"{}\" fill=\"#57606a\" font-size=\"11\">no results yet</text></svg>",
-            h / 2.0 + 4.0
-        );
-    }
-    let t0 = pts.first().map_or(0.0, |p| p.0);
-    let t1 = pts.last().map_or(1.0, |p| p.0).max(t0 + 1.0);
-    let max = pts.iter().map(|p| p.1).fold(1.0, f64::max);
-    let xy = |t: f64, l: f64| (2.0 + (t - t0) / (t1 - t0) * (w - 4.0), h - 2.0 - l / max * (h - 4.0));
-    let line: Vec<String> = pts.iter().map(|p| xy(p.0, p.1)).map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
-    let dots: String = pts
-        .iter()
-        .filter(|p| p.2)
-        .map(|p| {
-            let (x, _) = xy(p.0, 0.0);
-            format!("<circle cx=\"{x:.1}\" cy=\"{:.1}\" r=\"2.5\" fill=\"#cf222e\"/>", h / 2.0)
-        })
-        .collect();
-    let ok = pts.iter().filter(|p| !p.2).count();
-    format!(
-        "<svg class=\"chart\" width=\"{w}\" height=\"{h}\" role=\"img\" aria-label=\"latency, max {max:.0} ms, {ok} of {} ok\">\
-         <polyline fill=\"none\" stroke=\"#0969da\" stroke-width=\"1.5\" points=\"{}\"/>{dots}</svg>",
-        pts.len(),
-        line.join(" ")
-    )
-}
-
-/// Hourly bars (availability) with the p95 latency as a line: the last-day chart.
-pub fn day_chart(hourly: &[Rollup], w: f64, h: f64) -> String {
-    if hourly.is_empty() {
-        return format!(
-            "<svg class=\"chart\" width=\"{w}\" height=\"{h}\" role=\"img\" aria-label=\"no hourly data yet\"><text x=\"4\" y=\"{}\" fill=\"#57606a\" font-size=\"11\">no hourly data yet</text></svg>",
-            h / 2.0
-        );
-    }
-    let n = hourly.len() as f64;
-    let bw = (w - 4.0) / n;
-    let max = hourly.iter().map(|r| r.latency_p95_ms).fold(1.0, f64::max);
-    let mut bars = String::new();
-    let mut line = Vec::new();
-    for (i, r) in hourly.iter().enumerate() {
-        let runs = f64::from(r.runs).max(1.0);
-        let avail = 1.0 - f64::from(r.failures) / runs;
-        let x = 2.0 + i as f64 * bw;
-        let bh = avail * (h - 4.0);
-        let color = if avail >= 0.999 {
-            "#8ddb8c"
-        } else if avail >= 0.9 {
-            "#eac54f"
-        } else {
-            "#ff8182"
-        };
-        bars.push_str(&format!(
-            "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{bh:.1}\" fill=\"{color}\"><title>{:.1} % up</title></rect>",
-            h - 2.0 - bh,
-            (bw - 1.0).max(1.0),
-            avail * 100.0
-        ));
-        let p95 = r.latency_p95_ms;
-        line.push(format!("{:.1},{:.1}", x + bw / 2.0, h - 2.0 - p95 / max * (h - 4.0)));
-    }
-    format!(
-        "<svg class=\"chart\" width=\"{w}\" height=\"{h}\" role=\"img\" aria-label=\"availability per hour, p95 latency\">{bars}\
-         <polyline fill=\"none\" stroke=\"#0969da\" stroke-width=\"1.5\" points=\"{}\"/></svg>",
-        line.join(" ")
     )
 }
 
@@ -171,7 +101,7 @@ fn header(counts: &StatusCounts) -> String {
 
 /// The contacts whose notifications fail, on top of the list: a failing channel must be
 /// seen before the outage it should have reported.
-fn failing_panel(failing: &[FailingContactView]) -> String {
+fn failing_panel(failing: &[FailingContactView], now: i64) -> String {
     if failing.is_empty() {
         return String::new();
     }
@@ -183,7 +113,7 @@ fn failing_panel(failing: &[FailingContactView]) -> String {
             esc(f.kind.as_deref().unwrap_or("deleted")),
             esc(&f.state),
             f.attempts,
-            esc(f.since.as_deref().unwrap_or("?")),
+            f.since.as_deref().map_or_else(|| "?".to_string(), |t| time_tag_str(t, now)),
             esc(&f.error)
         ));
     }
@@ -198,13 +128,15 @@ fn degraded_badge(reason: Option<&str>) -> String {
         .map_or(String::new(), |r| format!(" <span class=\"degraded\" title=\"{}\">degraded</span>", esc(r)))
 }
 
-/// The list page: cluster panel, search, one page of checks with their last-hour chart.
+/// The list page: cluster panel, search, one page of checks with their last results as a
+/// heartbeat strip; `now` in unix seconds, for the relative times.
 pub fn index(
     cluster: &ClusterView,
     page: &ChecksPage,
     failing: &[FailingContactView],
     q: &str,
     status: &str,
+    now: i64,
 ) -> String {
     let mut rows = String::new();
     for c in &page.checks {
@@ -215,6 +147,7 @@ pub fn index(
         };
         let latency = c.last_result.as_ref().map_or(String::new(), |l| format!("{:.0} ms", l.latency_ms));
         let samples = c.recent.as_deref().unwrap_or(&[]);
+        let last_msg = c.last_result.as_ref().map(|l| l.message.as_str());
         let weak = format!("{}{}", degraded_badge(c.degraded.as_deref()), page_notify::badges(c));
         rows.push_str(&format!(
             "<tr class=\"check {st}\" data-id=\"{id}\"><td>{id}</td><td><a href=\"/checks/{id}\">{name}</a></td><td>{kind}</td><td class=\"st\">{st}{weak}</td>\
@@ -222,8 +155,8 @@ pub fn index(
             id = c.id,
             name = esc(&c.name),
             kind = esc(&c.kind),
-            since = esc(c.since.as_deref().unwrap_or("")),
-            chart = sparkline(samples, 160.0, 28.0),
+            since = since(c.since.as_deref(), now),
+            chart = charts::heartbeat(samples, last_msg, 30, 180.0, 22.0),
             m = esc(&msg),
         ));
     }
@@ -256,55 +189,150 @@ pub fn index(
         "<p>No checks match. Add one with SQL: <code>INSERT INTO checks (name, type, data) VALUES ('site', 'http', '{\"url\":\"https://example.com\"}');</code></p>".to_string()
     } else {
         format!(
-            "<table><thead><tr><th>id</th><th>name</th><th>type</th><th>state</th><th>since</th><th>latency</th><th>last hour</th><th>last message</th></tr></thead><tbody>{rows}</tbody></table>"
+            "<table><thead><tr><th>id</th><th>name</th><th>type</th><th>state</th><th>since</th><th>latency</th><th>last results</th><th>last message</th></tr></thead><tbody>{rows}</tbody></table>"
         )
     };
     shell(
         "bearmon",
         &header(&page.counts),
-        &format!("{}{}<!--problems-->{form}{table}{nav}", cluster_panel(cluster), failing_panel(failing)),
+        &format!(
+            "{}{}<!--problems-->{form}{table}{nav}",
+            cluster_panel(cluster),
+            failing_panel(failing, now)
+        ),
     )
 }
 
+/// When the check's state began: the last event, or the start of the records.
+fn since(at: Option<&str>, now: i64) -> String {
+    at.map_or_else(|| "since start of records".to_string(), |t| time_tag_str(t, now))
+}
+
+/// [`since`] in a sentence: "since 3 min ago", "since start of records".
+fn since_phrase(at: Option<&str>, now: i64) -> String {
+    at.map_or_else(|| "since start of records".to_string(), |t| format!("since {}", time_tag_str(t, now)))
+}
+
+/// The uptime figures: 24 hours, 7 and 30 days, from the hourly rollups.
+fn uptime_figures(hourly: &[crate::store::Rollup], now: i64) -> String {
+    let mut out = String::from("<div class=\"uptime\" id=\"uptime\">");
+    for (label, hours) in [("24 h", 24), ("7 d", 24 * 7), ("30 d", 24 * 30)] {
+        let value = uptime(hourly, now, hours).map_or_else(|| "no runs".to_string(), percent);
+        out.push_str(&format!(
+            "<div class=\"up-{}\">uptime {label}<b>{value}</b></div>",
+            label.replace(' ', "")
+        ));
+    }
+    out.push_str("</div>");
+    out
+}
+
 /// One check: its state, where its notifications stand and the last of them (`Err`: why
-/// they could not be read), definition (redacted), last-hour and last-day charts.
+/// they could not be read), uptime figures, definition (redacted), the last results
+/// (heartbeats, response time) and the last day's availability; `now` in unix seconds.
+/// `history.hourly` should reach 30 days back for the uptime figures.
 pub fn check(
     cluster: &ClusterView,
     detail: &CheckDetail,
     history: &History,
     sent: Result<&[SentView], &str>,
+    now: i64,
 ) -> String {
     let c = &detail.check;
     let st = c.status.as_str();
     let msg = c.error.as_deref().or(c.last_result.as_ref().map(|l| l.message.as_str())).unwrap_or("");
-    let notify_html =
-        page_notify::section(c, sent) + &page_notify::handlers_section(&c.event_handlers) + "<!--stalking-->";
+    let last_at = c
+        .last_result
+        .as_ref()
+        .and_then(|l| l.at.as_deref())
+        .map_or(String::new(), |at| format!(" · last result {}", time_tag_str(at, now)));
+    // The finished hours from the database and this hour so far from the controller.
+    let mut hourly = history.hourly.clone();
+    if let Some(h) = detail.hour.as_ref().filter(|h| !hourly.iter().any(|r| r.hour == h.hour)) {
+        hourly.push(h.clone());
+    }
+    // The whole message, wrapped: an error is read, not guessed from its first words.
+    let message = if msg.is_empty() {
+        String::new()
+    } else {
+        format!("<p class=\"msg-full\" id=\"message\">{}</p>", esc(msg))
+    };
+    let definition = match &detail.data {
+        // Text the controller could not show as JSON: withheld or truncated, with its note.
+        serde_json::Value::String(s) => esc(s),
+        v => esc(&serde_json::to_string_pretty(v).unwrap_or_default()),
+    };
+    let notify_html = page_notify::section(c, sent, now)
+        + &page_notify::handlers_section(&c.event_handlers, now)
+        + "<!--stalking-->";
     let main = format!(
-        "{}<h2 class=\"{st}\">{} <span class=\"st\">{st}</span>{}</h2><p>Type {} · every {} s · delay {} · since {} · worker {}</p>\
-         <p class=\"msg\">{}</p>{}<h3>Last results</h3>{}<h3>Last day (availability per hour, p95 latency)</h3>{}\
-         <h3>Definition</h3><pre>{}</pre>",
+        "{}<h2 class=\"{st}\">{} <span class=\"st\">{st}</span>{}</h2><p>Type {} · every {} s · delay {} · {} · worker {}{last_at}</p>\
+         {}{}{notify_html}<h3>Last results</h3>{}<h3>Response time</h3>{}\
+         <h3>Last day (availability per hour)</h3>{}<h3>Definition</h3><pre>{definition}</pre>",
         cluster_panel(cluster),
         esc(&c.name),
         degraded_badge(c.degraded.as_deref()),
         esc(&c.kind),
         c.interval,
         c.delay,
-        esc(c.since.as_deref().unwrap_or("unknown")),
+        since_phrase(c.since.as_deref(), now),
         esc(c.worker.as_deref().unwrap_or("none")),
-        esc(msg),
-        notify_html,
-        sparkline(&history.recent, 720.0, 120.0),
-        day_chart(&history.hourly, 720.0, 120.0),
-        esc(&serde_json::to_string_pretty(&detail.data).unwrap_or_default()),
+        message,
+        uptime_figures(&hourly, now),
+        charts::heartbeat(
+            &history.recent,
+            c.last_result.as_ref().map(|l| l.message.as_str()),
+            60,
+            720.0,
+            28.0
+        ),
+        charts::latency_chart(&history.recent, 720.0, 160.0),
+        charts::availability_chart(&hourly, now, 24, 720.0, 140.0),
     );
     shell(&format!("bearmon: {}", c.name), "<h1><a href=\"/\">bearmon</a></h1>", &main)
 }
 
-/// A page saying why there is nothing to show yet.
-pub fn unavailable(cluster: &ClusterView, why: &str) -> String {
-    shell("bearmon", "<h1>bearmon</h1>", &format!("{}<p>{}</p>", cluster_panel(cluster), esc(why)))
+/// A page saying why there is nothing to show yet; while the cluster is `starting`, it
+/// reloads itself every 2 s.
+pub fn unavailable(cluster: &ClusterView, why: &str, starting: bool) -> String {
+    let head = if starting { "<meta http-equiv=\"refresh\" content=\"2\">" } else { "" };
+    shell_with(
+        "bearmon",
+        head,
+        "<h1>bearmon</h1>",
+        &format!("{}<p id=\"why\">{}</p>", cluster_panel(cluster), esc(why)),
+    )
 }
 
 fn url_escape(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn the_check_page_shows_the_message_whole_and_a_withheld_definition_as_text() {
+        let cluster: ClusterView = serde_json::from_value(json!({
+            "term": 1, "controller": "w1", "controller_url": null, "workers": [],
+            "workers_live": 0, "confirmations": null, "degraded": false
+        }))
+        .unwrap();
+        let long = format!("data: {} <bytes>, over the limit", "9".repeat(300));
+        let detail: CheckDetail = serde_json::from_value(json!({
+            "id": 3, "name": "big", "type": "http", "status": "invalid", "error": long, "since": null,
+            "interval": 60, "delay": 1, "worker": null, "streak": 0, "degraded": null,
+            "last_result": null, "data": "{\"url\":\"x\"}… (truncated: why)", "alerts": [], "hour": null
+        }))
+        .unwrap();
+        let history = History { id: 3, recent: vec![], hourly: vec![] };
+        let html = check(&cluster, &detail, &history, Ok(&[]), 1_700_000_000);
+        assert!(html.contains(&format!("<p class=\"msg-full\" id=\"message\">{}</p>", esc(&long))), "{html}");
+        assert!(html.contains("<pre>{&quot;url&quot;:&quot;x&quot;}… (truncated: why)</pre>"), "{html}");
+        assert!(html.contains(" · since start of records · "), "{html}");
+        assert!(html.contains("uptime 24 h<b>no runs</b>"), "{html}");
+    }
 }

@@ -3,6 +3,7 @@
 //! and attempt, notification number, next notification, escalations, told contacts, the
 //! downtimes and the acknowledgement) and its last notifications. Every text is escaped.
 
+use super::charts::time_tag_str;
 use super::page::esc;
 use super::view::{CheckStatus, DowntimeView, NotificationView, SentView};
 
@@ -28,8 +29,14 @@ pub fn problems_panel(problems: &[crate::web::view::RowProblemView]) -> String {
     )
 }
 
-/// State stalking's events on a check's page (nothing when there are none).
-pub fn stalking_section(events: &[crate::web::view::StalkView]) -> String {
+/// A time as "3 min ago" with the exact time on hover, `none` when there is none.
+fn when(at: Option<&str>, now: i64, none: &str) -> String {
+    at.map_or_else(|| esc(none), |t| time_tag_str(t, now))
+}
+
+/// State stalking's events on a check's page (nothing when there are none); `now` in unix
+/// seconds, for the relative times.
+pub fn stalking_section(events: &[crate::web::view::StalkView], now: i64) -> String {
     if events.is_empty() {
         return String::new();
     }
@@ -38,7 +45,7 @@ pub fn stalking_section(events: &[crate::web::view::StalkView]) -> String {
         .map(|e| {
             format!(
                 "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(e.at.as_deref().unwrap_or("")),
+                when(e.at.as_deref(), now, ""),
                 esc(&e.state),
                 esc(&e.output)
             )
@@ -50,7 +57,7 @@ pub fn stalking_section(events: &[crate::web::view::StalkView]) -> String {
 }
 
 /// The last event handler runs on a check's page (nothing when there are none).
-pub fn handlers_section(runs: &[crate::web::view::HandlerRunView]) -> String {
+pub fn handlers_section(runs: &[crate::web::view::HandlerRunView], now: i64) -> String {
     if runs.is_empty() {
         return String::new();
     }
@@ -65,7 +72,7 @@ pub fn handlers_section(runs: &[crate::web::view::HandlerRunView]) -> String {
             };
             format!(
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.0} ms</td><td class=\"msg\">{}</td></tr>",
-                esc(h.at.as_deref().unwrap_or("")),
+                when(h.at.as_deref(), now, ""),
                 esc(&h.handler),
                 esc(&exit),
                 h.duration_ms,
@@ -126,7 +133,7 @@ fn ids(label: &str, ids: &[i64]) -> String {
     list.join(", ")
 }
 
-fn downtimes(list: &[DowntimeView]) -> String {
+fn downtimes(list: &[DowntimeView], now: i64) -> String {
     if list.is_empty() {
         return String::new();
     }
@@ -136,8 +143,8 @@ fn downtimes(list: &[DowntimeView]) -> String {
             "<tr class=\"downtime\" data-id=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             d.id,
             d.id,
-            esc(d.start.as_deref().unwrap_or("")),
-            esc(d.end.as_deref().unwrap_or("")),
+            when(d.start.as_deref(), now, ""),
+            when(d.end.as_deref(), now, ""),
             if d.fixed { "fixed" } else { "flexible" },
             esc(&d.author),
             esc(&d.comment),
@@ -148,14 +155,14 @@ fn downtimes(list: &[DowntimeView]) -> String {
     )
 }
 
-fn problem(n: &NotificationView, acknowledged: bool) -> String {
+fn problem(n: &NotificationView, acknowledged: bool, now: i64) -> String {
     let mut out = String::new();
     if n.number > 0 || n.last.is_some() {
         out.push_str(&format!(
             "<p>Notification <b>#{}</b> · last {} · next {}</p>",
             n.number,
-            esc(n.last.as_deref().unwrap_or("none")),
-            esc(n.next.as_deref().unwrap_or("none due")),
+            when(n.last.as_deref(), now, "none"),
+            when(n.next.as_deref(), now, "none due"),
         ));
         let esc_used = if n.escalations.is_empty() {
             "none (the check's own alerts)".to_string()
@@ -170,17 +177,17 @@ fn problem(n: &NotificationView, acknowledged: bool) -> String {
             "<p class=\"ack\">Acknowledged{} by <b>{}</b> at {}: {}</p>",
             if a.sticky { " (sticky)" } else { "" },
             esc(&a.author),
-            esc(a.at.as_deref().unwrap_or("?")),
+            when(a.at.as_deref(), now, "?"),
             esc(&a.comment),
         )),
         None if acknowledged => out.push_str("<p class=\"ack\">Acknowledged.</p>"),
         None => {}
     }
-    out.push_str(&downtimes(&n.downtimes));
+    out.push_str(&downtimes(&n.downtimes, now));
     out
 }
 
-fn sent_table(sent: Result<&[SentView], &str>) -> String {
+fn sent_table(sent: Result<&[SentView], &str>, now: i64) -> String {
     let list = match sent {
         Err(why) => return format!("<p class=\"msg\">The notifications could not be read: {}</p>", esc(why)),
         Ok([]) => return "<p>None yet.</p>".to_string(),
@@ -191,7 +198,7 @@ fn sent_table(sent: Result<&[SentView], &str>) -> String {
         let class = if s.state == "failed" { " class=\"failed\"" } else { "" };
         rows.push_str(&format!(
             "<tr{class}><td>{}</td><td>{}</td><td>{}</td><td>contact {}</td><td>{}</td></tr>",
-            esc(s.at.as_deref().unwrap_or("")),
+            when(s.at.as_deref(), now, ""),
             esc(&s.kind),
             s.number,
             s.contact_id,
@@ -205,8 +212,8 @@ fn sent_table(sent: Result<&[SentView], &str>) -> String {
 
 /// `/checks/ID`'s notification section: the state type and attempt, the open problem's
 /// notifications, downtimes and acknowledgement, and the last notifications (`Err`: why
-/// they could not be read).
-pub fn section(c: &CheckStatus, sent: Result<&[SentView], &str>) -> String {
+/// they could not be read); `now` in unix seconds, for the relative times.
+pub fn section(c: &CheckStatus, sent: Result<&[SentView], &str>, now: i64) -> String {
     let mut out = format!(
         "<section class=\"notify\" id=\"notify\"><h3>Notifications</h3><p>State type <b>{}</b> · attempt {}/{}{}</p>",
         esc(&c.state_type),
@@ -215,12 +222,12 @@ pub fn section(c: &CheckStatus, sent: Result<&[SentView], &str>) -> String {
         badges(c),
     );
     match &c.notification {
-        Some(n) => out.push_str(&problem(n, c.acknowledged)),
+        Some(n) => out.push_str(&problem(n, c.acknowledged, now)),
         None if c.acknowledged => out.push_str("<p class=\"ack\">Acknowledged.</p>"),
         None => out.push_str("<p>No open problem, no scheduled downtime in effect.</p>"),
     }
     out.push_str("<h3>Last notifications</h3>");
-    out.push_str(&sent_table(sent));
+    out.push_str(&sent_table(sent, now));
     out.push_str("</section>");
     out
 }
@@ -232,6 +239,9 @@ mod tests {
     use super::super::page;
     use super::super::view::{CheckDetail, ChecksPage, History, SentView};
     use crate::node::proto::ClusterView;
+
+    /// 2025-01-02T03:15:00Z, in the test check's problem.
+    const NOW: i64 = 1_735_787_700;
 
     fn cluster() -> ClusterView {
         serde_json::from_value(json!({
@@ -276,18 +286,18 @@ mod tests {
         v["hour"] = json!(null);
         let detail: CheckDetail = serde_json::from_value(v).unwrap();
         let history = History { id: 7, recent: vec![], hourly: vec![] };
-        let html = page::check(&cluster(), &detail, &history, Ok(&sent()));
+        let html = page::check(&cluster(), &detail, &history, Ok(&sent()), NOW);
         for want in [
             "State type <b>soft</b> · attempt 2/4",
             "soft 2/4",
             "in downtime",
             "Notification <b>#3</b>",
-            "next 2025-01-02T03:20:00Z",
+            "next <time datetime=\"2025-01-02T03:20:00Z\" title=\"2025-01-02 03:20:00 UTC\">in 5 min</time>",
             "escalation 11, escalation 12",
             "told: contact 5, contact 6",
-            "Acknowledged (sticky) by <b>ann &lt;ops&gt;</b> at 2025-01-02T03:11:00Z: disk &amp; fans",
-            "<td>2025-01-02T05:00:00Z</td><td>fixed</td><td>bob</td><td>&lt;b&gt;patching&lt;/b&gt;</td>",
-            "<tr class=\"failed\"><td>2025-01-02T03:10:00Z</td><td>PROBLEM</td><td>3</td><td>contact 6</td><td>failed</td></tr>",
+            "Acknowledged (sticky) by <b>ann &lt;ops&gt;</b> at <time datetime=\"2025-01-02T03:11:00Z\" title=\"2025-01-02 03:11:00 UTC\">4 min ago</time>: disk &amp; fans",
+            "<td><time datetime=\"2025-01-02T05:00:00Z\" title=\"2025-01-02 05:00:00 UTC\">in 1 h</time></td><td>fixed</td><td>bob</td><td>&lt;b&gt;patching&lt;/b&gt;</td>",
+            "<tr class=\"failed\"><td><time datetime=\"2025-01-02T03:10:00Z\" title=\"2025-01-02 03:10:00 UTC\">5 min ago</time></td><td>PROBLEM</td><td>3</td><td>contact 6</td><td>failed</td></tr>",
             "<td>&lt;PROBLEM&gt;</td><td>1</td><td>contact 5</td><td>sent</td>",
         ] {
             assert!(html.contains(want), "{want:?} missing from:\n{html}");
@@ -295,9 +305,9 @@ mod tests {
         for raw in ["ann <ops>", "<b>patching</b>", "disk & fans", "<PROBLEM>", "shop <main>"] {
             assert!(!html.contains(raw), "{raw:?} is not escaped:\n{html}");
         }
-        let unread = page::check(&cluster(), &detail, &history, Err("the outbox <is> down"));
+        let unread = page::check(&cluster(), &detail, &history, Err("the outbox <is> down"), NOW);
         assert!(unread.contains("could not be read: the outbox &lt;is&gt; down"), "{unread}");
-        let none = page::check(&cluster(), &detail, &history, Ok(&[]));
+        let none = page::check(&cluster(), &detail, &history, Ok(&[]), NOW);
         assert!(none.contains("Last notifications</h3><p>None yet.</p>"), "{none}");
     }
 
@@ -315,7 +325,7 @@ mod tests {
             "counts": {"online": 0, "offline": 2, "invalid": 0}
         }))
         .unwrap();
-        let html = page::index(&cluster(), &p, &[], "", "");
+        let html = page::index(&cluster(), &p, &[], "", "", NOW);
         let row = |id: &str| {
             let start = html.find(&format!("data-id=\"{id}\"")).unwrap();
             let end = html[start..].find("</tr>").unwrap() + start;
