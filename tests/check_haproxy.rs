@@ -80,6 +80,7 @@ struct Haproxy {
     child: Child,
     socket: PathBuf,
     stats_port: u16,
+    front_port: u16,
     _dir: tempfile::TempDir,
 }
 
@@ -111,7 +112,7 @@ impl Haproxy {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("haproxy (apt-get install haproxy; scripts/services.sh installs it)");
-        let h = Haproxy { child, socket, stats_port, _dir: dir };
+        let h = Haproxy { child, socket, stats_port, front_port, _dir: dir };
         let until = Instant::now() + Duration::from_secs(10);
         while !h.socket.exists() || std::os::unix::net::UnixStream::connect(&h.socket).is_err() {
             assert!(Instant::now() < until, "haproxy {n} did not open its socket");
@@ -244,6 +245,13 @@ async fn report_sends_graphite_and_statsd() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success() && stdout.contains("backend app: 2 of 2 servers up"), "{stdout}");
 
+    // One request through the first process only: the processes' counters differ.
+    let mut c = tokio::net::TcpStream::connect(("127.0.0.1", h1.front_port)).await.unwrap();
+    c.write_all(b"GET / HTTP/1.0\r\n\r\n").await.unwrap();
+    let mut answer = String::new();
+    c.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.0 200"), "{answer}");
+
     // Graphite over UDP.
     let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let backend = format!("{}::hap.test", udp.local_addr().unwrap());
@@ -265,6 +273,17 @@ async fn report_sends_graphite_and_statsd() {
         assert!(lines.iter().any(|l| l.starts_with(path)), "{path} in {lines:?}");
     }
     assert!(stdout.lines().any(|l| l.starts_with("hap.test.app.s1.scur ")), "--verbose prints: {stdout}");
+    // Merged (summed) and, as the processes differ, each process's own.
+    let value = |path: &str| -> f64 {
+        let line = lines
+            .iter()
+            .find(|l| l.starts_with(&format!("{path} ")))
+            .unwrap_or_else(|| panic!("{path} in {lines:?}"));
+        line.split(' ').nth(1).unwrap().parse().unwrap()
+    };
+    let (p1, p2) = (value("hap.test.proc1.app.BACKEND.stot"), value("hap.test.proc2.app.BACKEND.stot"));
+    assert_eq!((p1, p2), (1.0, 0.0));
+    assert_eq!(value("hap.test.app.BACKEND.stot"), p1 + p2);
 
     // Graphite over TCP.
     let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -23,7 +23,7 @@ use super::{Outcome, Perf, Probes, State};
 use stat::{Row, Stats};
 
 pub(crate) const KEYS: &[&str] =
-    &["sockets", "url", "username", "password", "backends", "min_up", "servers", "timeout"];
+    &["sockets", "url", "username", "password", "insecure", "backends", "min_up", "servers", "timeout"];
 
 /// The counters kept as perfdata (when HAProxy fills them for the row).
 pub const PERF_FIELDS: &[&str] =
@@ -42,6 +42,9 @@ pub struct HaproxyParams {
     pub url: String,
     pub username: String,
     pub password: String,
+    /// Accept any certificate on an `https` stats page (a load balancer's own, often
+    /// self-signed), as the `http` kind's `insecure`.
+    pub insecure: bool,
     /// Backends that must keep `min_up` servers UP; empty means every backend that has
     /// servers.
     pub backends: Vec<String>,
@@ -58,6 +61,7 @@ impl Default for HaproxyParams {
             url: String::new(),
             username: String::new(),
             password: String::new(),
+            insecure: false,
             backends: Vec::new(),
             min_up: 1,
             servers: Vec::new(),
@@ -113,7 +117,7 @@ impl HaproxyParams {
             parts.push(source::read_socket(Path::new(socket), deadline).await.map_err(|e| e.to_string())?);
         }
         if !self.url.is_empty() {
-            let client = probes.http(false)?;
+            let client = probes.http(self.insecure)?;
             let auth =
                 (!self.username.is_empty()).then_some((self.username.as_str(), self.password.as_str()));
             parts.push(source::read_url(client, &self.url, auth, deadline).await.map_err(|e| e.to_string())?);

@@ -55,9 +55,13 @@ impl Row {
         self.server == "FRONTEND" || self.server == "BACKEND"
     }
 
-    /// HAProxy's `UP`, and `UP 1/3` while a server is going down.
+    /// HAProxy's `UP`, and `UP 1/3` while a server is going down; also `no check`, a server
+    /// HAProxy does not health-check and so always sends traffic to (counting it down would
+    /// page for every backend without `check`). `DRAIN`, `NOLB` and `MAINT` are not up:
+    /// they take no new traffic.
     pub fn is_up(&self) -> bool {
-        self.text("status").starts_with("UP")
+        let status = self.text("status");
+        status.starts_with("UP") || status == "no check"
     }
 }
 
@@ -187,6 +191,8 @@ mod tests {
         web,FRONTEND,,3,10,OPEN,,,\n\
         app,s1,0,1,4,UP,5,\"Layer7 check passed, 200\",\n\
         app,s2,0,0,2,DOWN,9,,\n\
+        app,s3,0,0,0,no check,,,\n\
+        app,s4,0,0,0,MAINT,,,\n\
         app,BACKEND,0,1,6,UP,7,,\n";
     const TWO: &str = "# pxname,svname,scur,stot,status,rtime,\n\
         app,s2,2,5,UP 1/2,3,\n\
@@ -195,14 +201,16 @@ mod tests {
     #[test]
     fn reads_by_column_name_with_quotes() {
         let s = Stats::parse(ONE).unwrap();
-        assert_eq!(s.rows.len(), 4);
+        assert_eq!(s.rows.len(), 6);
         let s1 = s.row("app", "s1").unwrap();
         assert_eq!(s1.number("scur"), Some(1.0));
         assert_eq!(s1.text("check_desc"), "Layer7 check passed, 200");
         assert!(s1.is_up());
         assert!(!s.row("app", "s2").unwrap().is_up());
+        assert!(s.row("app", "s3").unwrap().is_up());
+        assert!(!s.row("app", "s4").unwrap().is_up());
         assert_eq!(s.backends(), vec!["app"]);
-        assert_eq!(s.servers("app").count(), 2);
+        assert_eq!(s.servers("app").count(), 4);
     }
 
     #[test]
