@@ -5,7 +5,7 @@
 #   BEARMON_TEST_PG     postgres://bearmon:bearmon@127.0.0.1:PORT/postgres
 # stop_services stops both and removes the directory.
 
-BM_PACKAGES="mariadb-server postgresql dnsmasq-base nftables iproute2 python3-aiosmtpd chromium monitoring-plugins-basic monitoring-plugins-standard prometheus"
+BM_PACKAGES="mariadb-server postgresql dnsmasq-base nftables iproute2 python3-aiosmtpd chromium monitoring-plugins-basic monitoring-plugins-standard prometheus haproxy"
 
 install_missing() {
   local missing=()
@@ -23,11 +23,21 @@ install_missing() {
   [ -x /usr/lib/nagios/plugins/check_http ] || missing+=(monitoring-plugins-standard)
   # promtool and a real Prometheus, which the /metrics tests scrape with.
   [ -x /usr/bin/promtool ] || missing+=(prometheus)
+  # HAProxy, which the haproxy check tests run in the foreground themselves.
+  [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
   if [ ${#missing[@]} -gt 0 ]; then
     echo "installing: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
+    # Nothing installed here may start as a system service (Debian's haproxy, mariadb and
+    # postgresql packages start one): the tests run their own. A policy-rc.d refusing every
+    # start (exit 101), for this install only, unless the host already has one.
+    local own_policy=
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && own_policy=1
+    fi
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    [ -z "$own_policy" ] || rm -f /usr/sbin/policy-rc.d
   fi
 }
 

@@ -10,7 +10,7 @@
 //!   rows become reported problems, never crashes), the fenced writes of a controller term,
 //!   the outbox, flips, rollups and retention.
 //! - [`check`]: the check kinds (`http`, `tcp`, `icmp`, `ssl_expire`, `dns`, `exec`,
-//!   `worker`), one file each, behind the closed enum [`check::CheckSpec`]; a run always ends by its deadline.
+//!   `haproxy`, `worker`), one file (or folder) each, behind the closed enum [`check::CheckSpec`]; a run always ends by its deadline.
 //! - [`decide`]: the pure confirmations/delay state machine that says whom to ask and when a
 //!   check flips; [`policy`]: the pure notification policy that says who is told.
 //! - [`node`]: what nodes share: wire messages, request signing, mutual TLS, the HTTP

@@ -20,8 +20,18 @@ fn help_lists_the_commands() {
     let out = bearmon(&["--help"]);
     assert!(out.status.success());
     let text = stdout(&out);
-    for cmd in ["migrate", "probe", "checks", "viewserver", "worker", "certs", "check-config", "up", "status"]
-    {
+    for cmd in [
+        "migrate",
+        "probe",
+        "checks",
+        "viewserver",
+        "worker",
+        "certs",
+        "check-config",
+        "up",
+        "status",
+        "haproxy-report",
+    ] {
         assert!(text.contains(cmd), "{cmd} missing from --help:\n{text}");
     }
 }

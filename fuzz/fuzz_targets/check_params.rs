@@ -3,7 +3,7 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
-const KINDS: [&str; 8] = ["http", "tcp", "icmp", "dns", "ssl_expire", "exec", "worker", "nosuch"];
+const KINDS: [&str; 9] = ["http", "tcp", "icmp", "dns", "ssl_expire", "exec", "haproxy", "worker", "nosuch"];
 
 fuzz_target!(|input: &[u8]| {
     let Some((&k, data)) = input.split_first() else { return };

@@ -1,5 +1,6 @@
 //! The check kinds users write in `checks.type`: gobearmon's five (`http`, `tcp`, `icmp`,
-//! `ssl_expire`, `dns`), `exec` (a Nagios plugin) and the `worker` pseudo-check. One file per kind, each with its params struct (gobearmon's JSON keys
+//! `ssl_expire`, `dns`), `exec` (a Nagios plugin), `haproxy` (a load balancer's pools) and
+//! the `worker` pseudo-check. One file per kind, each with its params struct (gobearmon's JSON keys
 //! and defaults), a `validate`, and an async `run`, registered in the closed enum
 //! [`CheckSpec`]: adding a kind is a compile error until every `match` has its arm.
 //!
@@ -9,6 +10,7 @@
 
 mod dns;
 mod exec;
+pub mod haproxy;
 mod http;
 mod icmp;
 mod params;
@@ -25,6 +27,7 @@ use std::time::{Duration, Instant};
 
 pub use dns::DnsParams;
 pub use exec::{ExecParams, MAX_OUTPUT};
+pub use haproxy::HaproxyParams;
 pub use http::HttpParams;
 pub use icmp::IcmpParams;
 pub use params::InvalidCheck;
@@ -119,7 +122,8 @@ pub struct Outcome {
     pub message: String,
     /// Wall time of the run.
     pub latency: Duration,
-    /// An `exec` plugin's performance data, when it printed any; `None` for the other kinds.
+    /// An `exec` plugin's performance data, when it printed any, or a `haproxy` check's
+    /// counters; `None` for the other kinds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub perfdata: Option<Vec<Perf>>,
 }
@@ -162,12 +166,14 @@ pub enum CheckSpec {
     Dns(DnsParams),
     /// A Nagios plugin, run by the worker with its exit code as the state.
     Exec(ExecParams),
+    /// HAProxy's pools, from its stats sockets or stats page.
+    Haproxy(HaproxyParams),
     /// A cluster worker's liveness, evaluated by the controller.
     Worker(WorkerParams),
 }
 
 /// The names accepted in `checks.type`.
-pub const KINDS: [&str; 7] = ["http", "tcp", "icmp", "ssl_expire", "dns", "exec", "worker"];
+pub const KINDS: [&str; 8] = ["http", "tcp", "icmp", "ssl_expire", "dns", "exec", "haproxy", "worker"];
 
 /// A required key left out reads as an empty value, whose own complaint ("relative URL
 /// without a base") would hide that the key is simply not there: say so.
@@ -205,6 +211,7 @@ impl CheckSpec {
             }
             "dns" => params::decode(check_id, data, dns::KEYS).map(|(p, u)| (Self::Dns(p), u)),
             "exec" => params::decode(check_id, data, exec::KEYS).map(|(p, u)| (Self::Exec(p), u)),
+            "haproxy" => params::decode(check_id, data, haproxy::KEYS).map(|(p, u)| (Self::Haproxy(p), u)),
             "worker" => params::decode(check_id, data, worker::KEYS).map(|(p, u)| (Self::Worker(p), u)),
             other => Err(InvalidCheck::new(
                 check_id,
@@ -219,6 +226,7 @@ impl CheckSpec {
             Self::SslExpire(p) => p.validate(),
             Self::Dns(p) => p.validate(),
             Self::Exec(p) => p.validate(),
+            Self::Haproxy(p) => p.validate(),
             Self::Worker(p) => p.validate(),
         };
         validated.map_err(|(field, reason)| {
@@ -240,6 +248,7 @@ impl CheckSpec {
             Self::SslExpire(_) => "ssl_expire",
             Self::Dns(_) => "dns",
             Self::Exec(_) => "exec",
+            Self::Haproxy(_) => "haproxy",
             Self::Worker(_) => "worker",
         }
     }
@@ -253,6 +262,7 @@ impl CheckSpec {
             Self::SslExpire(p) => params::clamp_timeout(p.timeout),
             Self::Dns(p) => params::clamp_timeout(p.timeout),
             Self::Exec(p) => params::clamp_timeout(p.timeout),
+            Self::Haproxy(p) => params::clamp_timeout(p.timeout),
             Self::Worker(_) => params::clamp_timeout(0),
         }
     }
@@ -285,6 +295,10 @@ impl CheckSpec {
         if let Self::Exec(p) = self {
             return p.run(env, deadline, limit).await;
         }
+        // A pool's verdict carries a message and perfdata even when it passes.
+        if let Self::Haproxy(p) = self {
+            return p.run(probes, deadline, limit).await;
+        }
         let fut = async {
             match self {
                 Self::Http(p) => p.run(probes, deadline).await,
@@ -294,7 +308,9 @@ impl CheckSpec {
                 Self::Dns(p) => p.run(probes, deadline).await,
                 Self::Worker(p) => p.run().await,
                 // Answered above; never reached, and no panic if it were.
-                Self::Exec(_) => Err(Failure::Local("exec checks run through ExecParams::run".into())),
+                Self::Exec(_) | Self::Haproxy(_) => {
+                    Err(Failure::Local(format!("{} checks run through their own run", self.kind())))
+                }
             }
         };
         let result = tokio::time::timeout_at(deadline, fut).await;

@@ -3,6 +3,7 @@
 
 mod certs;
 mod check_config;
+mod haproxy_report;
 mod periods;
 mod status;
 mod token;
@@ -52,7 +53,7 @@ pub enum Command {
     /// not (offline, or the check could not run), 2 when the check is invalid: one the
     /// cluster would refuse too (a bad or missing key, data over 64 KiB).
     Probe {
-        /// A check type: http, tcp, icmp, ssl_expire, dns, exec.
+        /// A check type: http, tcp, icmp, ssl_expire, dns, exec, haproxy.
         #[arg(long = "type")]
         kind: String,
         /// The check's JSON, as in checks.data.
@@ -127,6 +128,10 @@ pub enum Command {
         #[arg(long)]
         timezone: Option<String>,
     },
+    /// Read `show stat` from HAProxy's stats sockets and send the counters once to Graphite
+    /// (G: plaintext, UDP or --tcp) or statsd (S), as HAP-Monitor's cron job did; exit code
+    /// 1 when a socket or the backend cannot be reached. --verbose prints each line sent.
+    HaproxyReport(haproxy_report::ReportArgs),
     /// Read a config file (a worker's, a viewserver's or `bearmon up`'s) and report what is
     /// wrong with it. Exit code 0 when valid, 1 when not.
     CheckConfig {
@@ -239,6 +244,7 @@ pub enum CertsCommand {
 /// # Errors
 /// Start-up failures (unreachable database, failed migration), with context.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let verbose = cli.verbose;
     match cli.command {
         Command::Migrate { database } => migrate(&database).await,
         Command::Probe { kind, data, dns_server } => probe(&kind, &data, dns_server).await,
@@ -258,6 +264,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             up::run(&listen, &database, config.as_deref(), stop_on_signal()).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::HaproxyReport(args) => haproxy_report::run(&args, verbose).await,
         Command::Status { url, token } => status::run(&url, token.as_deref()).await,
         Command::Token(TokenCommand::Create { name, scope, database }) => {
             token::create(&database, &name, &scope).await
