@@ -382,7 +382,7 @@ async fn api_forward(
 async fn metrics_text(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> impl IntoResponse {
     let view = shared.lock().view(Instant::now(), None);
     shared.publish(&view);
-    shared.metrics.response(&headers)
+    shared.metrics.response(&headers).await
 }
 
 #[cfg(test)]

@@ -15,28 +15,31 @@ fn escaped(v: &str) -> String {
 }
 
 impl Controller {
-    /// The per-check families as OpenMetrics text. Invalid checks have no series: they have
-    /// no state (`bearmon_row_problems` and the API name them).
+    /// The per-check families (gauges: the same text in both formats). Invalid checks have no series: they have
+    /// no state (`/api/problems` names them).
     pub fn per_check_metrics(&self) -> String {
-        let inner = lock(&self.inner);
-        let mut up = String::with_capacity(inner.checks.len() * 64);
-        let mut latency = String::with_capacity(inner.checks.len() * 72);
-        for (id, st) in &inner.checks {
-            if st.def.spec.is_err() {
-                continue;
-            }
-            let labels = format!("check_id=\"{id}\",name=\"{}\"", escaped(&st.def.name));
-            let value = u8::from(st.decider.status() == Status::Online);
-            let _ = writeln!(up, "bearmon_check_up{{{labels}}} {value}");
-            if let Some(last) = &st.last {
-                let _ = writeln!(
-                    latency,
-                    "bearmon_check_latency_seconds{{{labels}}} {}",
-                    last.latency_ms / 1000.0
-                );
+        // The lock is held only to copy what the lines need (the definitions are shared):
+        // results keep coming in while the text is written.
+        let rows: Vec<_> = {
+            let inner = lock(&self.inner);
+            let last_ms = |st: &super::state::CheckState| st.last.as_ref().map(|l| l.latency_ms);
+            inner
+                .checks
+                .iter()
+                .map(|(_, st)| st)
+                .filter(|st| st.def.spec.is_ok())
+                .map(|st| (st.def.clone(), st.decider.status() == Status::Online, last_ms(st)))
+                .collect()
+        };
+        let mut up = String::with_capacity(rows.len() * 64);
+        let mut latency = String::with_capacity(rows.len() * 72);
+        for (def, online, latency_ms) in &rows {
+            let labels = format!("check_id=\"{}\",name=\"{}\"", def.id, escaped(&def.name));
+            let _ = writeln!(up, "bearmon_check_up{{{labels}}} {}", u8::from(*online));
+            if let Some(ms) = latency_ms {
+                let _ = writeln!(latency, "bearmon_check_latency_seconds{{{labels}}} {}", ms / 1000.0);
             }
         }
-        drop(inner);
         format!(
             "# HELP bearmon_check_up 1 while the check is online (its decided state), 0 while offline.\n\
              # TYPE bearmon_check_up gauge\n{up}\

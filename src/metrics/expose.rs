@@ -96,8 +96,8 @@ impl Merged {
         self.families.len() - 1
     }
 
-    /// The text in `format`.
-    pub fn render(&self, format: Format) -> String {
+    /// The text in `format`, `tail` (families already in that format) after the rest.
+    pub fn render(&self, format: Format, tail: &str) -> String {
         let mut out = String::new();
         for f in &self.families {
             match format {
@@ -133,6 +133,7 @@ impl Merged {
                 }
             }
         }
+        out.push_str(tail);
         if format == Format::OpenMetrics {
             out.push_str("# EOF\n");
         }
@@ -194,7 +195,7 @@ mod tests {
     fn prometheus_text_names_counters_with_total_and_has_no_eof() {
         let mut m = Merged::default();
         m.add(OM, None);
-        let text = m.render(Format::Prometheus);
+        let text = m.render(Format::Prometheus, "");
         assert!(text.contains("# HELP bearmon_check_runs_total Check executions.\n"), "{text}");
         assert!(text.contains("# TYPE bearmon_check_runs_total counter\n"), "{text}");
         assert!(text.contains("bearmon_check_runs_total{result=\"online\"} 3\n"), "{text}");
@@ -207,7 +208,7 @@ mod tests {
     fn openmetrics_text_is_kept_as_written() {
         let mut m = Merged::default();
         m.add(OM, None);
-        assert_eq!(m.render(Format::OpenMetrics), OM);
+        assert_eq!(m.render(Format::OpenMetrics, ""), OM);
     }
 
     #[test]
@@ -215,7 +216,7 @@ mod tests {
         let mut m = Merged::default();
         m.add(OM, Some("w1"));
         m.add(OM, Some("w2"));
-        let text = m.render(Format::Prometheus);
+        let text = m.render(Format::Prometheus, "");
         assert_eq!(text.matches("# TYPE bearmon_workers_live gauge").count(), 1, "{text}");
         assert!(text.contains("bearmon_workers_live{node=\"w1\"} 2\nbearmon_workers_live{node=\"w2\"} 2\n"));
         assert!(text.contains("bearmon_check_runs_total{node=\"w2\",result=\"online\"} 3\n"), "{text}");

@@ -59,7 +59,7 @@ pub(super) fn export_per_check(shared: &Arc<Shared>) {
 }
 
 pub(super) async fn metrics_text(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    shared.metrics.response(&headers)
+    shared.metrics.response(&headers).await
 }
 
 /// Where this worker checks API tokens: its database once connected, else the controller.
