@@ -7,7 +7,7 @@
 #                    [--kind http|tcp|icmp] [--workers N] [--record] [--debug] [--label TEXT]
 #                    [--peer blackbox|nagios]... [--peer-seconds W] [--max-rate] [--detect N] [--failover]
 #                    [--dead-after S] [--ab-requests N] [--timeperiods N] [--escalations M]
-#                    [--flap-detection] [--dependencies]
+#                    [--flap-detection] [--dependencies] [--per-check-metrics]
 #
 # --timeperiods/--escalations fill issue 17's policy tables after the checks (see
 # src/bin/bearmon-bench/policy.rs); --flap-detection/--dependencies turn on issue 18's flap
