@@ -2,7 +2,9 @@
 # The API against its own OpenAPI document: schemathesis (from PyPI, pinned) generates
 # requests for every operation of /api/openapi.json and checks every answer against it (status
 # codes, schemas, content types, refusal of invalid input, acceptance of valid input), against
-# a fresh `bearmon up` with a write token, with a fixed seed and a bounded time.
+# a fresh `bearmon up` with a write token, with a fixed seed and a bounded time. One worker:
+# with two threads, hypothesis's lambda descriptions (ast.parse) hit CPython 3.11's "AST
+# constructor recursion depth mismatch" now and then, a runtime error of the tool, not of bearmon.
 # Usage: scripts/schemathesis.sh [SECONDS]   (default 120; the binary is target/debug/bearmon)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,7 +35,7 @@ done
 [ -n "$ready" ] || { echo "bearmon up did not answer /api/checks within 30 s"; tail -n 40 "$dir/up.log"; exit 1; }
 status=0
 "$venv/bin/st" --config-file scripts/schemathesis.toml run "http://127.0.0.1:$port/api/openapi.json" \
-  --seed 1 --max-examples 30 --workers 2 --max-time "$seconds" \
+  --seed 1 --max-examples 30 --workers 1 --max-time "$seconds" \
   --header "Authorization: Bearer $token" || status=$?
 if [ "$status" -ne 0 ]; then
   echo "schemathesis: FAILED; bearmon up's log:"

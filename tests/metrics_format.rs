@@ -131,13 +131,14 @@ async fn up_serves_the_whole_cluster_in_prometheus_format_and_a_real_prometheus_
     );
     let api = format!("http://127.0.0.1:{prom_port}/api/v1");
     let meta = wait_for(Duration::from_secs(60), || async {
-        let m = get_json(&format!("{api}/metadata?metric=bearmon_check_runs")).await?;
+        // The query first: the metadata of that scrape is there once its samples are.
         let q = get_json(&format!("{api}/query?query=sum(bearmon_check_runs_total)")).await?;
         let ran: f64 = q["data"]["result"][0]["value"][1].as_str()?.parse().ok()?;
-        (ran >= 1.0).then_some(m)
+        let m = get_json(&format!("{api}/metadata?metric=bearmon_check_runs")).await?;
+        (ran >= 1.0 && m["data"]["bearmon_check_runs"].is_array()).then_some(m)
     })
     .await
-    .expect("Prometheus never scraped bearmon_check_runs_total from up");
+    .expect("Prometheus never scraped bearmon_check_runs_total from up with its metadata");
     let entry = &meta["data"]["bearmon_check_runs"][0];
     assert_eq!(entry["type"], "counter", "{meta}");
     assert!(entry["help"].as_str().is_some_and(|h| h.contains("Check executions")), "{meta}");
