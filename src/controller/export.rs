@@ -7,12 +7,8 @@ use std::fmt::Write as _;
 
 use super::Controller;
 use crate::decide::Status;
+use crate::metrics::escape_label;
 use crate::util::lock;
-
-/// A label value escaped as the exposition formats want it.
-fn escaped(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
-}
 
 impl Controller {
     /// The per-check families (gauges: the same text in both formats). Invalid checks have no series: they have
@@ -34,7 +30,7 @@ impl Controller {
         let mut up = String::with_capacity(rows.len() * 64);
         let mut latency = String::with_capacity(rows.len() * 72);
         for (def, online, latency_ms) in &rows {
-            let labels = format!("check_id=\"{}\",name=\"{}\"", def.id, escaped(&def.name));
+            let labels = format!("check_id=\"{}\",name=\"{}\"", def.id, escape_label(&def.name));
             let _ = writeln!(up, "bearmon_check_up{{{labels}}} {}", u8::from(*online));
             if let Some(ms) = latency_ms {
                 let _ = writeln!(latency, "bearmon_check_latency_seconds{{{labels}}} {}", ms / 1000.0);
@@ -46,15 +42,5 @@ impl Controller {
              # HELP bearmon_check_latency_seconds The latency of the check's last result.\n\
              # TYPE bearmon_check_latency_seconds gauge\n{latency}"
         )
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::escaped;
-
-    #[test]
-    fn label_values_are_escaped() {
-        assert_eq!(escaped("a \"b\"\\\nc"), "a \\\"b\\\"\\\\\\nc");
     }
 }

@@ -153,11 +153,16 @@ fn sample_family(line: &str) -> &str {
     &line[..end]
 }
 
+/// A label value escaped as both exposition formats want it.
+pub fn escape_label(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
 /// `line` with the label `key="value"` first among its labels.
 fn with_label(line: &str, key: &str, value: &str) -> String {
     let name = sample_family(line);
     let rest = &line[name.len()..];
-    let value = value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n");
+    let value = escape_label(value);
     match rest.strip_prefix('{') {
         Some(labels) if labels.starts_with('}') => format!("{name}{{{key}=\"{value}\"{labels}"),
         Some(labels) => format!("{name}{{{key}=\"{value}\",{labels}"),
@@ -221,6 +226,11 @@ mod tests {
         assert!(text.contains("bearmon_workers_live{node=\"w1\"} 2\nbearmon_workers_live{node=\"w2\"} 2\n"));
         assert!(text.contains("bearmon_check_runs_total{node=\"w2\",result=\"online\"} 3\n"), "{text}");
         assert!(text.contains("bearmon_lag_seconds_bucket{node=\"w1\",le=\"+Inf\"} 1\n"), "{text}");
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(escape_label("a \"b\"\\\nc"), "a \\\"b\\\"\\\\\\nc");
     }
 
     #[test]

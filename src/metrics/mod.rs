@@ -7,8 +7,8 @@ mod process;
 
 use std::sync::{Arc, Mutex};
 
-pub use expose::Format;
 use expose::Merged;
+pub use expose::{Format, escape_label};
 use prometheus_client::encoding::text::encode_registry;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;

@@ -53,6 +53,15 @@ fn check_filter(uri: &Uri) -> Result<CheckFilter, ParamError> {
     })
 }
 
+/// A check's list route (notifications, stalking): its id and the `limit` asked for.
+fn check_and_limit<R: ReadModel>(r: &R, id: &str, uri: &Uri) -> Result<(i64, i64), Box<Response>> {
+    let Some(detail) = id.parse::<i64>().ok().and_then(|id| r.check_detail(id)) else {
+        return Err(Box::new(no_check(id)));
+    };
+    let limit = Params::of(uri).and_then(|p| p.int("limit", 50, 1, MAX_NOTIFICATIONS));
+    Ok((detail.check.id, limit.map_err(|e| Box::new(e.into_response()))?))
+}
+
 /// Answers an `/api/...` request from the read model (the controller itself): reads, and
 /// the write routes ([`super::write`]).
 pub async fn answer<R: ReadModel>(r: &R, method: &Method, uri: &Uri, body: &[u8]) -> Response {
@@ -89,28 +98,20 @@ pub async fn answer<R: ReadModel>(r: &R, method: &Method, uri: &Uri, body: &[u8]
             }
         }
         ["checks", id, "notifications"] => {
-            let Some(detail) = id.parse::<i64>().ok().and_then(|id| r.check_detail(id)) else {
-                return no_check(id);
+            let (id, limit) = match check_and_limit(r, id, uri) {
+                Ok(found) => found,
+                Err(e) => return *e,
             };
-            let limit = match Params::of(uri).and_then(|p| p.int("limit", 50, 1, MAX_NOTIFICATIONS)) {
-                Ok(l) => l,
-                Err(e) => return e.into_response(),
-            };
-            let id = detail.check.id;
             match r.notifications(id, limit).await {
                 Ok(notifications) => Json(Notifications { id, notifications }).into_response(),
                 Err(e) => json_error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
             }
         }
         ["checks", id, "stalking"] => {
-            let Some(detail) = id.parse::<i64>().ok().and_then(|id| r.check_detail(id)) else {
-                return no_check(id);
+            let (id, limit) = match check_and_limit(r, id, uri) {
+                Ok(found) => found,
+                Err(e) => return *e,
             };
-            let limit = match Params::of(uri).and_then(|p| p.int("limit", 50, 1, MAX_NOTIFICATIONS)) {
-                Ok(l) => l,
-                Err(e) => return e.into_response(),
-            };
-            let id = detail.check.id;
             match r.stalking(id, limit).await {
                 Ok(events) => Json(Stalking { id, events }).into_response(),
                 Err(e) => json_error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
